@@ -1,0 +1,1 @@
+//! Deadlock prediction and race detection over lock traces.

@@ -1,0 +1,1 @@
+//! Drop-in instrumented replacements for `std::sync`.
