@@ -1,0 +1,326 @@
+//! Findings: what the analyses conclude, as plain data for the renderers.
+//!
+//! This is the JSON contract of `analyzer check --format json` (see
+//! `analyzer/JSON.md`): field names and `kind` values are stable.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::Serialize;
+
+pub use crate::model::Mode;
+
+/// The kind of a finding. Serialized in kebab-case (`predicted-deadlock`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FindingKind {
+    /// A deadlock the program hit while it ran.
+    ObservedDeadlock,
+    /// A confirmed deadlock pattern: this run, rescheduled, deadlocks.
+    PredictedDeadlock,
+    /// A lock-order cycle that cannot deadlock in a reordering of this run, but
+    /// would if its code paths ran concurrently.
+    LockOrderInversion,
+    /// Re-acquiring a non-reentrant lock already held by the same thread.
+    SelfDeadlock,
+    /// A second read of a read-held `RwLock` by the same thread.
+    RecursiveReadHazard,
+    /// A cycle made impossible by a gate lock held by all its threads.
+    GuardedCycle,
+    /// Two instances of one lock class nested.
+    SameClassNesting,
+    /// Two conflicting accesses not ordered by happens-before.
+    DataRace,
+    /// Accesses to a variable that share no common lock (lockset mode).
+    PotentialRace,
+    /// A read-modify-write split across two atomic steps with a conflicting write possible between.
+    LostUpdate,
+}
+
+impl FindingKind {
+    /// Every kind, in report order.
+    pub const ALL: [FindingKind; 10] = [
+        FindingKind::ObservedDeadlock,
+        FindingKind::PredictedDeadlock,
+        FindingKind::LockOrderInversion,
+        FindingKind::SelfDeadlock,
+        FindingKind::RecursiveReadHazard,
+        FindingKind::DataRace,
+        FindingKind::LostUpdate,
+        FindingKind::PotentialRace,
+        FindingKind::SameClassNesting,
+        FindingKind::GuardedCycle,
+    ];
+
+    /// The kebab-case name used in JSON, SARIF rule ids and `--fail-on`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FindingKind::ObservedDeadlock => "observed-deadlock",
+            FindingKind::PredictedDeadlock => "predicted-deadlock",
+            FindingKind::LockOrderInversion => "lock-order-inversion",
+            FindingKind::SelfDeadlock => "self-deadlock",
+            FindingKind::RecursiveReadHazard => "recursive-read-hazard",
+            FindingKind::GuardedCycle => "guarded-cycle",
+            FindingKind::SameClassNesting => "same-class-nesting",
+            FindingKind::DataRace => "data-race",
+            FindingKind::PotentialRace => "potential-race",
+            FindingKind::LostUpdate => "lost-update",
+        }
+    }
+
+    /// Parses a kebab-case name.
+    pub fn parse(name: &str) -> Option<FindingKind> {
+        FindingKind::ALL.into_iter().find(|k| k.as_str() == name)
+    }
+
+    /// Whether `check` fails on this kind when no `--fail-on` is given.
+    pub fn fails_by_default(self) -> bool {
+        matches!(
+            self,
+            FindingKind::ObservedDeadlock
+                | FindingKind::PredictedDeadlock
+                | FindingKind::LockOrderInversion
+                | FindingKind::SelfDeadlock
+                | FindingKind::RecursiveReadHazard
+                | FindingKind::DataRace
+                | FindingKind::LostUpdate
+        )
+    }
+
+    /// How serious this kind is.
+    pub fn severity(self) -> Severity {
+        match self {
+            FindingKind::ObservedDeadlock
+            | FindingKind::PredictedDeadlock
+            | FindingKind::SelfDeadlock
+            | FindingKind::DataRace
+            | FindingKind::LostUpdate => Severity::Error,
+            FindingKind::LockOrderInversion | FindingKind::RecursiveReadHazard | FindingKind::PotentialRace => {
+                Severity::Warning
+            }
+            FindingKind::GuardedCycle | FindingKind::SameClassNesting => Severity::Note,
+        }
+    }
+}
+
+impl fmt::Display for FindingKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// How serious a finding is (SARIF levels).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Severity {
+    /// Will or did go wrong.
+    Error,
+    /// Can go wrong in another run.
+    Warning,
+    /// Informational.
+    Note,
+}
+
+impl fmt::Display for Severity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+            Severity::Note => "note",
+        })
+    }
+}
+
+/// A source location in a finding.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub struct SiteRef {
+    /// Source file, when known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
+    /// Line (or foreign location id).
+    pub line: u32,
+    /// Column (0 when unknown).
+    pub column: u32,
+    /// Human form: `src/main.rs:12:5` or `loc 1234`.
+    pub display: String,
+}
+
+/// A lock (or other object) in a finding.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub struct LockRef {
+    /// Display name: the user's name, the trace's name, or `Mutex@file:line`.
+    pub name: String,
+    /// Object kind, kebab-case (`mutex`, `rw-lock`, …).
+    pub kind: String,
+    /// Construction site, when known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub class: Option<SiteRef>,
+}
+
+/// A site with the role it plays in a finding.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub struct RoleSite {
+    /// For example `holds A`, `requests B`, `write`.
+    pub role: String,
+    /// Which thread.
+    pub thread: String,
+    /// Where.
+    pub site: SiteRef,
+}
+
+/// One edge of a deadlock cycle: a thread holding one lock and requesting the next.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub struct CycleStep {
+    /// The thread.
+    pub thread: String,
+    /// The lock it holds.
+    pub holds: LockRef,
+    /// The mode it holds it in.
+    pub holds_mode: Mode,
+    /// Where it took it.
+    pub held_at: SiteRef,
+    /// The lock it requests while holding `holds`.
+    pub wants: LockRef,
+    /// The mode it requests.
+    pub wants_mode: Mode,
+    /// Where it requests it.
+    pub wanted_at: SiteRef,
+    /// Other locks held at the same time (the full held set minus `holds`).
+    pub also_held: Vec<String>,
+}
+
+/// One of the four Coffman conditions with its evidence.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
+pub struct Condition {
+    /// Whether the condition holds.
+    pub holds: bool,
+    /// The evidence, in one or more sentences.
+    pub evidence: String,
+}
+
+/// The four Coffman conditions for a deadlock finding.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
+pub struct Coffman {
+    /// One holder at a time.
+    pub mutual_exclusion: Condition,
+    /// Holding one resource while waiting for another.
+    pub hold_and_wait: Condition,
+    /// Held resources cannot be taken away (blocking acquisitions, no try or timeout).
+    pub no_preemption: Condition,
+    /// The waits form a cycle.
+    pub circular_wait: Condition,
+}
+
+/// A concrete way to break one condition.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
+pub struct Fix {
+    /// Which condition it breaks: `circular-wait`, `hold-and-wait`, `no-preemption`, `mutual-exclusion`.
+    pub breaks: String,
+    /// What to do, naming locks and sites.
+    pub advice: String,
+}
+
+/// One access in a race finding.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub struct Access {
+    /// The thread.
+    pub thread: String,
+    /// `read` or `write` (or `atomic-load`/`atomic-store`).
+    pub op: String,
+    /// Where.
+    pub site: SiteRef,
+    /// Locks held at the access.
+    pub locks_held: Vec<String>,
+}
+
+/// One finding.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
+pub struct Finding {
+    /// Stable fingerprint: the same finding in another run has the same id.
+    pub id: String,
+    /// What kind of problem.
+    pub kind: FindingKind,
+    /// How serious.
+    pub severity: Severity,
+    /// One line saying what is wrong.
+    pub message: String,
+    /// The locks involved, in cycle order.
+    pub locks: Vec<LockRef>,
+    /// The threads involved, sorted.
+    pub threads: Vec<String>,
+    /// Every relevant site with its role.
+    pub sites: Vec<RoleSite>,
+    /// The cycle, for deadlock kinds.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub cycle: Vec<CycleStep>,
+    /// The four conditions, for deadlock kinds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub coffman: Option<Coffman>,
+    /// Ways to fix it.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub fixes: Vec<Fix>,
+    /// Why this finding has its kind (for example why a cycle is not a predicted deadlock).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// The variable, for race kinds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub variable: Option<LockRef>,
+    /// The accesses, for race kinds.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub accesses: Vec<Access>,
+    /// The trace files that witnessed it.
+    pub traces: Vec<String>,
+    /// How many times it was witnessed (deduplicated instances).
+    pub occurrences: usize,
+}
+
+/// Counts for the summary line.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Summary {
+    /// Traces read.
+    pub traces: usize,
+    /// Events read.
+    pub events: u64,
+    /// Threads seen.
+    pub threads: usize,
+    /// Locks seen.
+    pub locks: usize,
+    /// Findings in total.
+    pub findings: usize,
+    /// Findings per kind.
+    pub by_kind: BTreeMap<FindingKind, usize>,
+    /// Findings that fail the check under the chosen policy.
+    pub failing: usize,
+}
+
+/// 64-bit FNV-1a, written out so fingerprints never change with a dependency's hasher.
+pub fn fingerprint<'a>(parts: impl IntoIterator<Item = &'a str>) -> String {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for part in parts {
+        for byte in part.bytes().chain(std::iter::once(0u8)) {
+            hash ^= u64::from(byte);
+            hash = hash.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    format!("{hash:016x}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kinds_round_trip_their_names() {
+        for k in FindingKind::ALL {
+            assert_eq!(FindingKind::parse(k.as_str()), Some(k));
+            assert_eq!(serde_json::to_string(&k).unwrap(), format!("\"{}\"", k.as_str()));
+        }
+    }
+
+    #[test]
+    fn fingerprints_are_stable_and_separate_parts() {
+        assert_eq!(fingerprint(["a", "b"]), fingerprint(["a", "b"]));
+        assert_ne!(fingerprint(["ab", ""]), fingerprint(["a", "b"]));
+        assert_eq!(fingerprint([]), "cbf29ce484222325");
+    }
+}
