@@ -1,9 +1,14 @@
 //! Deadlock prediction and race detection over lock traces.
 //!
 //! The data flows one way: [`trace`] loads files into the [`model`]; the
-//! analyses ([`graph`], [`predict`]) turn the model into [`finding`]s; the
-//! renderers in [`report`] turn findings into text, JSON and DOT. Renderers
-//! never analyse and analyses never print.
+//! analyses ([`graph`], [`predict`]) turn the model into [`finding`]s, gathered
+//! by [`analysis`]; the renderers in [`report`] turn them into text, JSON and
+//! DOT. Renderers never analyse and analyses never print.
 
+pub mod analysis;
 pub mod finding;
+pub mod graph;
 pub mod model;
+pub mod predict;
+pub mod report;
+pub mod trace;

@@ -1,0 +1,1 @@
+//! Deadlock prediction: lock dependencies, deadlock patterns, sync-preserving confirmation.
