@@ -1,1 +1,16 @@
-//! Deadlock prediction: lock dependencies, deadlock patterns, sync-preserving confirmation.
+//! Deadlock prediction: lock dependencies, deadlock patterns, happens-before
+//! and sync-preserving confirmation (Tunç, Mathur, Pavlogiannis, Viswanathan,
+//! PLDI 2023).
+//!
+//! Algorithms here are free functions over the [`crate::model::Trace`]; they
+//! know nothing of findings or output formats.
+
+pub mod dependencies;
+pub mod hb;
+pub mod patterns;
+pub mod sync_preserving;
+
+pub use dependencies::{lock_dependencies, DependencyInstance, Dependencies, LockDependency, NestingEvent};
+pub use hb::HappensBefore;
+pub use patterns::{deadlock_patterns, DeadlockPattern, PatternSearch};
+pub use sync_preserving::{confirm, Witness};
