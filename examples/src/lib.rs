@@ -1,0 +1,61 @@
+//! Faithful Rust versions of the seed material's concurrency scenarios, each
+//! with a correct twin and, where the material shows a bug, a buggy one that
+//! the analyzer must catch. The `gallery` binary runs them all under
+//! instrumentation and writes their reports into `reports/`.
+
+pub mod scenarios;
+
+/// What the analyzer is expected to say about a scenario.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Expect {
+    /// At least one finding fails the check.
+    Flagged,
+    /// Nothing fails the check.
+    Clean,
+}
+
+/// One runnable scenario.
+#[derive(Clone, Copy, Debug)]
+pub struct Scenario {
+    /// Directory name under `reports/`.
+    pub name: &'static str,
+    /// One sentence for the gallery index.
+    pub description: &'static str,
+    /// The program.
+    pub run: fn(),
+    /// What the analyzer must conclude.
+    pub expect: Expect,
+}
+
+/// Every scenario, in gallery order.
+pub const SCENARIOS: &[Scenario] = &[
+    Scenario {
+        name: "bank_transfer_naive",
+        description: "Two clerks transfer between two accounts in opposite lock orders.",
+        run: scenarios::bank_transfer::naive,
+        expect: Expect::Flagged,
+    },
+    Scenario {
+        name: "bank_transfer_ordered",
+        description: "The same transfers, always locking the lower account number first.",
+        run: scenarios::bank_transfer::ordered,
+        expect: Expect::Clean,
+    },
+    Scenario {
+        name: "dining_philosophers_naive",
+        description: "Five philosophers take their left fork, then their right: a 5-lock circular wait.",
+        run: scenarios::dining_philosophers::naive,
+        expect: Expect::Flagged,
+    },
+    Scenario {
+        name: "dining_philosophers_ordered",
+        description: "Each philosopher takes the lower-numbered fork first: no cycle.",
+        run: scenarios::dining_philosophers::ordered,
+        expect: Expect::Clean,
+    },
+];
+
+/// The scenario called `name`.
+pub fn scenario(name: &str) -> Option<&'static Scenario> {
+    SCENARIOS.iter().find(|s| s.name == name)
+}
