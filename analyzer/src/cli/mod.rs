@@ -1,0 +1,238 @@
+//! The `analyzer` subcommands: argument handling, loading, rendering, exit codes.
+
+pub mod args;
+pub mod output;
+mod pending;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use analyzer::analysis::{AnalysisOptions, analyze};
+use analyzer::model::Trace;
+use analyzer::report::{self, OutputFormat, ReportOptions};
+use analyzer::trace::{LoadOptions, collect_inputs, load_path};
+use anyhow::{Context, Result, bail};
+
+use args::{BoundArgs, CheckArgs, Cli, Command, ConvertArgs, LoadArgs, StatsArgs};
+
+/// Exit code when nothing fails the check.
+pub const EXIT_OK: u8 = 0;
+/// Exit code when a finding fails the check.
+pub const EXIT_FAILING: u8 = 1;
+/// Exit code for usage errors and unreadable input.
+pub const EXIT_ERROR: u8 = 2;
+
+/// Runs a parsed command line, returning the exit code.
+pub fn run(cli: Cli) -> Result<ExitCode> {
+    match cli.command {
+        Command::Check(args) => check(&args),
+        Command::Convert(args) => convert(&args),
+        Command::Stats(args) => stats(&args),
+    }
+}
+
+/// Reports a command-line parse error; `--help` and `--version` are not errors.
+pub fn usage_error(err: &clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    match err.kind() {
+        ErrorKind::DisplayHelp
+        | ErrorKind::DisplayVersion
+        | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+            // Help requested explicitly (or a bare `analyzer`): clap's text, on its stream.
+            let _ = err.print();
+            if err.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
+                ExitCode::from(EXIT_ERROR)
+            } else {
+                ExitCode::from(EXIT_OK)
+            }
+        }
+        _ => {
+            // clap's message is several lines (tip, usage); the first one says what is wrong.
+            let rendered = err.render().to_string();
+            let first = rendered.lines().next().unwrap_or("invalid arguments");
+            let first = first.strip_prefix("error: ").unwrap_or(first);
+            eprintln!("analyzer: error: {first} (see 'analyzer --help')");
+            ExitCode::from(EXIT_ERROR)
+        }
+    }
+}
+
+/// An error and its causes on one line: `outer: inner: innermost`.
+pub fn one_line(err: &anyhow::Error) -> String {
+    format!("{err:#}")
+        .split('\n')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn load_options(args: &LoadArgs) -> LoadOptions {
+    LoadOptions {
+        strict: args.strict,
+        allow_truncated: args.allow_truncated,
+        format: args.input_format.map(Into::into),
+    }
+}
+
+fn analysis_options(
+    bounds: &BoundArgs,
+    fail_on: Vec<analyzer::finding::FindingKind>,
+) -> AnalysisOptions {
+    AnalysisOptions {
+        max_cycle_len: bounds.max_cycle_len,
+        max_cycles: bounds.max_cycles,
+        fail_on,
+    }
+}
+
+/// Expands `paths` and loads every trace; the first unreadable one is the error.
+fn load_all(paths: &[PathBuf], options: &LoadOptions) -> Result<Vec<Trace>> {
+    let files = collect_inputs(paths)?;
+    if files.is_empty() {
+        let names: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
+        bail!(
+            "{}: no trace files found (expected .istrace, .jsonl, .std, .data or .rapidbin files)",
+            names.join(", ")
+        );
+    }
+    // LoadError already reads `file: position: message`; no extra context needed.
+    files
+        .iter()
+        .map(|file| load_path(file, options).map_err(anyhow::Error::new))
+        .collect()
+}
+
+fn check(args: &CheckArgs) -> Result<ExitCode> {
+    let options = analysis_options(&args.bounds, args.fail_on());
+    let format = OutputFormat::from(args.format);
+    if args.finding.is_some() && format != OutputFormat::Dot {
+        bail!("--finding selects a finding to draw and needs --format dot");
+    }
+    let traces = load_all(&args.paths, &load_options(&args.load))?;
+    let analysis = analyze(&traces, &options);
+    let report_options = ReportOptions::from(&options);
+    let rendered = match &args.finding {
+        Some(id) => {
+            let Some(finding) = analysis.findings.iter().find(|f| &f.id == id) else {
+                let ids: Vec<&str> = analysis.findings.iter().map(|f| f.id.as_str()).collect();
+                bail!(
+                    "no finding with id {id}; the findings are: {}",
+                    if ids.is_empty() {
+                        "none".to_owned()
+                    } else {
+                        ids.join(", ")
+                    }
+                );
+            };
+            report::dot::render_finding(finding)
+        }
+        None => report::render(&analysis, format, &report_options),
+    };
+    emit(args.output.as_deref(), rendered.as_bytes())?;
+    if let (Some(_), OutputFormat::Text) = (&args.output, format) {
+        // The report went to a file; keep the CI log informative.
+        eprintln!("{}", report::text::summary_line(&analysis, &report_options));
+    }
+    let failing = analysis.failing(&options).count();
+    Ok(ExitCode::from(if failing > 0 {
+        EXIT_FAILING
+    } else {
+        EXIT_OK
+    }))
+}
+
+fn emit(path: Option<&Path>, bytes: &[u8]) -> Result<()> {
+    match path {
+        Some(path) => output::write_file(path, bytes),
+        None => output::write_stdout(bytes),
+    }
+}
+
+fn convert(args: &ConvertArgs) -> Result<ExitCode> {
+    let trace = load_path(&args.input, &load_options(&args.load))?;
+    let to = args.to.into();
+    output::write_atomically(&args.output, |out| {
+        pending::write_trace(&trace, to, out).with_context(|| {
+            format!(
+                "{}: cannot convert {}",
+                args.output.display(),
+                args.input.display()
+            )
+        })
+    })?;
+    Ok(ExitCode::from(EXIT_OK))
+}
+
+fn stats(args: &StatsArgs) -> Result<ExitCode> {
+    let options = analysis_options(&args.bounds, AnalysisOptions::default().fail_on);
+    let traces = load_all(&args.paths, &load_options(&args.load))?;
+    let header = [
+        "file",
+        "threads",
+        "locks",
+        "events",
+        "dependencies",
+        "patterns",
+        "confirmed",
+        "time ms",
+    ];
+    let mut rows: Vec<[String; 8]> = Vec::with_capacity(traces.len());
+    for trace in &traces {
+        rows.push(pending::stats_row(trace, &options)?);
+    }
+    output::write_stdout(format_table(&header, &rows).as_bytes())?;
+    Ok(ExitCode::from(EXIT_OK))
+}
+
+/// Left-aligns the first column and right-aligns the numbers.
+fn format_table<const N: usize>(header: &[&str; N], rows: &[[String; N]]) -> String {
+    let mut widths: [usize; N] = header.map(|h| h.chars().count());
+    for row in rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let mut out = String::new();
+    let header: Vec<String> = header.iter().map(|h| (*h).to_owned()).collect();
+    for row in std::iter::once(header.as_slice()).chain(rows.iter().map(|r| r.as_slice())) {
+        let cells: Vec<String> = row
+            .iter()
+            .zip(widths)
+            .enumerate()
+            .map(|(i, (cell, w))| {
+                if i == 0 {
+                    format!("{cell:<w$}")
+                } else {
+                    format!("{cell:>w$}")
+                }
+            })
+            .collect();
+        out.push_str(cells.join("  ").trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_aligns_columns() {
+        let rows = [
+            ["a.std".to_owned(), "12".to_owned()],
+            ["longer.std".to_owned(), "3".to_owned()],
+        ];
+        assert_eq!(
+            format_table(&["file", "events"], &rows),
+            "file        events\na.std           12\nlonger.std       3\n"
+        );
+    }
+
+    #[test]
+    fn errors_print_on_one_line_with_causes() {
+        let err = anyhow::anyhow!("inner\nproblem").context("out.json");
+        assert_eq!(one_line(&err), "out.json: inner problem");
+    }
+}

@@ -1,0 +1,511 @@
+//! Graphviz DOT output, built as a `dot_structures` graph and printed by
+//! graphviz-rust (never by formatting DOT by hand).
+//!
+//! [`render`] draws the whole-run lock-order graph: one node per lock, one edge
+//! A → B per "B acquired while holding A", labelled with its witnesses; edges on
+//! a reported cycle are red and bold. [`render_finding`] draws one finding: its
+//! cycle and a table of the four Coffman conditions.
+
+use graphviz_rust::dot_structures::{
+    Attribute, Edge, EdgeTy, Graph, GraphAttributes, Id, Node, NodeId, Stmt, Subgraph, Vertex,
+};
+use graphviz_rust::printer::PrinterContext;
+
+use crate::analysis::Analysis;
+use crate::finding::{Condition, Finding, LockRef};
+use crate::graph::GraphEdge;
+
+/// Witness lines shown per edge before the rest are summarised as "+N more".
+pub const MAX_WITNESSES_PER_EDGE: usize = 4;
+
+const CYCLE_COLOR: &str = "red";
+
+/// Renders the whole-run lock-order graph of `analysis`.
+pub fn render(analysis: &Analysis) -> String {
+    let view = &analysis.graph;
+    let mut stmts = vec![
+        graph_attrs(vec![
+            attr("rankdir", plain("LR")),
+            attr("labelloc", plain("t")),
+            attr("label", quoted(&graph_title(analysis))),
+        ]),
+        Stmt::GAttribute(GraphAttributes::Node(vec![
+            attr("shape", plain("box")),
+            attr("style", plain("rounded")),
+            attr("fontname", quoted("Helvetica")),
+        ])),
+        Stmt::GAttribute(GraphAttributes::Edge(vec![
+            attr("fontname", quoted("Helvetica")),
+            attr("fontsize", plain("10")),
+        ])),
+    ];
+    let on_cycle = |i: usize| {
+        view.edges
+            .iter()
+            .any(|e| e.in_cycle && (e.from == i || e.to == i))
+    };
+    for (i, node) in view.nodes.iter().enumerate() {
+        let mut attrs = vec![attr("label", quoted(&lock_label(&node.lock)))];
+        if on_cycle(i) {
+            attrs.push(attr("color", plain(CYCLE_COLOR)));
+        }
+        stmts.push(node_stmt(&node_name(i), attrs));
+    }
+    for edge in &view.edges {
+        let mut attrs = vec![attr("label", quoted(&witness_label(edge)))];
+        if edge.in_cycle {
+            attrs.extend(cycle_edge_attrs());
+        }
+        stmts.push(edge_stmt(&node_name(edge.from), &node_name(edge.to), attrs));
+    }
+    stmts.push(Stmt::Subgraph(legend()));
+    print(Graph::DiGraph {
+        id: plain("lock_order"),
+        strict: false,
+        stmts,
+    })
+}
+
+/// Renders a small graph of one finding: its cycle (or its accesses or sites)
+/// and, for deadlock kinds, a table of the four Coffman conditions.
+pub fn render_finding(finding: &Finding) -> String {
+    let mut stmts = vec![
+        graph_attrs(vec![
+            attr("rankdir", plain("LR")),
+            attr("labelloc", plain("t")),
+            attr(
+                "label",
+                quoted(&format!(
+                    "{}[{}] {}",
+                    finding.severity, finding.kind, finding.message
+                )),
+            ),
+        ]),
+        Stmt::GAttribute(GraphAttributes::Node(vec![
+            attr("shape", plain("box")),
+            attr("style", plain("rounded")),
+            attr("fontname", quoted("Helvetica")),
+        ])),
+        Stmt::GAttribute(GraphAttributes::Edge(vec![
+            attr("fontname", quoted("Helvetica")),
+            attr("fontsize", plain("10")),
+        ])),
+    ];
+    // Locks in order of first appearance: the finding's lock list, then any the cycle adds.
+    let mut locks: Vec<&LockRef> = Vec::new();
+    let all_locks = finding
+        .locks
+        .iter()
+        .chain(finding.cycle.iter().flat_map(|s| [&s.holds, &s.wants]));
+    for lock in all_locks {
+        if !locks.iter().any(|l| l.name == lock.name) {
+            locks.push(lock);
+        }
+    }
+    let index_of = |lock: &LockRef| locks.iter().position(|l| l.name == lock.name).unwrap_or(0);
+    for (i, lock) in locks.iter().enumerate() {
+        let mut attrs = vec![attr("label", quoted(&lock_label(lock)))];
+        if !finding.cycle.is_empty() {
+            attrs.push(attr("color", plain(CYCLE_COLOR)));
+        }
+        stmts.push(node_stmt(&node_name(i), attrs));
+    }
+    for step in &finding.cycle {
+        let label = format!(
+            "{}\nholds {} at {}\nwaits for {} at {}",
+            step.thread,
+            step.holds.name,
+            step.held_at.display,
+            step.wants.name,
+            step.wanted_at.display
+        );
+        let mut attrs = vec![attr("label", quoted(&label))];
+        attrs.extend(cycle_edge_attrs());
+        stmts.push(edge_stmt(
+            &node_name(index_of(&step.holds)),
+            &node_name(index_of(&step.wants)),
+            attrs,
+        ));
+    }
+    if let Some(variable) = &finding.variable {
+        stmts.push(node_stmt(
+            "var",
+            vec![
+                attr("label", quoted(&lock_label(variable))),
+                attr("shape", plain("ellipse")),
+            ],
+        ));
+        for (i, access) in finding.accesses.iter().enumerate() {
+            let held = if access.locks_held.is_empty() {
+                "no lock".to_owned()
+            } else {
+                access.locks_held.join(", ")
+            };
+            let label = format!(
+                "{} {}\nat {}\nholding {held}",
+                access.thread, access.op, access.site.display
+            );
+            let name = format!("a{i}");
+            stmts.push(node_stmt(
+                &name,
+                vec![attr("label", quoted(&label)), attr("shape", plain("note"))],
+            ));
+            stmts.push(edge_stmt(
+                &name,
+                "var",
+                vec![attr("label", quoted(&access.op))],
+            ));
+        }
+    }
+    if finding.cycle.is_empty() && finding.accesses.is_empty() {
+        for (i, site) in finding.sites.iter().enumerate() {
+            let label = format!("{} {}\nat {}", site.thread, site.role, site.site.display);
+            stmts.push(node_stmt(
+                &format!("s{i}"),
+                vec![attr("label", quoted(&label)), attr("shape", plain("note"))],
+            ));
+        }
+    }
+    if let Some(coffman) = &finding.coffman {
+        let rows: [(&str, &Condition); 4] = [
+            ("mutual exclusion", &coffman.mutual_exclusion),
+            ("hold and wait", &coffman.hold_and_wait),
+            ("no preemption", &coffman.no_preemption),
+            ("circular wait", &coffman.circular_wait),
+        ];
+        let mut table = String::from(
+            "<TABLE BORDER=\"0\" CELLBORDER=\"1\" CELLSPACING=\"0\" CELLPADDING=\"4\">\
+             <TR><TD COLSPAN=\"3\"><B>Coffman conditions</B></TD></TR>",
+        );
+        for (name, condition) in rows {
+            let (mark, color) = if condition.holds {
+                ("✔", "darkgreen")
+            } else {
+                ("✘", "gray40")
+            };
+            table.push_str(&format!(
+                "<TR><TD><FONT COLOR=\"{color}\">{mark}</FONT></TD><TD ALIGN=\"LEFT\">{}</TD>\
+                 <TD ALIGN=\"LEFT\">{}</TD></TR>",
+                html_escape(name),
+                html_escape(&condition.evidence)
+            ));
+        }
+        table.push_str("</TABLE>");
+        stmts.push(node_stmt(
+            "coffman",
+            vec![
+                attr("shape", plain("plaintext")),
+                attr("label", html(&table)),
+            ],
+        ));
+    }
+    print(Graph::DiGraph {
+        id: quoted(&format!("finding {}", finding.id)),
+        strict: false,
+        stmts,
+    })
+}
+
+fn graph_title(analysis: &Analysis) -> String {
+    let inputs = match analysis.inputs.as_slice() {
+        [] => "no traces".to_owned(),
+        [one] => one.clone(),
+        many => format!("{} traces", many.len()),
+    };
+    format!("lock-order graph of {inputs}")
+}
+
+/// `name\nkind @ class site`.
+fn lock_label(lock: &LockRef) -> String {
+    match &lock.class {
+        Some(class) => format!("{}\n{} @ {}", lock.name, lock.kind, class.display),
+        None => format!("{}\n{}", lock.name, lock.kind),
+    }
+}
+
+/// One line per distinct `thread @ site`, capped at [`MAX_WITNESSES_PER_EDGE`].
+fn witness_label(edge: &GraphEdge) -> String {
+    let mut lines: Vec<String> = Vec::new();
+    for witness in &edge.witnesses {
+        let line = format!("{} @ {}", witness.thread, witness.acquired_at.display);
+        if !lines.contains(&line) {
+            lines.push(line);
+        }
+    }
+    let hidden = lines.len().saturating_sub(MAX_WITNESSES_PER_EDGE);
+    lines.truncate(MAX_WITNESSES_PER_EDGE);
+    if hidden > 0 {
+        lines.push(format!("+{hidden} more"));
+    }
+    lines.join("\n")
+}
+
+fn legend() -> Subgraph {
+    let table = "<TABLE BORDER=\"0\" CELLBORDER=\"0\" CELLSPACING=\"2\">\
+                 <TR><TD ALIGN=\"LEFT\">box: a lock (name, kind @ construction site)</TD></TR>\
+                 <TR><TD ALIGN=\"LEFT\">A → B: B acquired while holding A</TD></TR>\
+                 <TR><TD ALIGN=\"LEFT\">edge label: thread @ site of the acquisition of B</TD></TR>\
+                 <TR><TD ALIGN=\"LEFT\"><FONT COLOR=\"red\"><B>red, bold</B></FONT>: on a reported cycle</TD></TR>\
+                 </TABLE>";
+    Subgraph {
+        id: plain("cluster_legend"),
+        stmts: vec![
+            Stmt::Attribute(attr("label", quoted("legend"))),
+            Stmt::Attribute(attr("fontname", quoted("Helvetica"))),
+            node_stmt(
+                "legend",
+                vec![
+                    attr("shape", plain("plaintext")),
+                    attr("label", html(table)),
+                ],
+            ),
+        ],
+    }
+}
+
+fn cycle_edge_attrs() -> [Attribute; 4] {
+    [
+        attr("color", plain(CYCLE_COLOR)),
+        attr("fontcolor", plain(CYCLE_COLOR)),
+        attr("style", plain("bold")),
+        attr("penwidth", plain("2")),
+    ]
+}
+
+fn print(graph: Graph) -> String {
+    let mut ctx = PrinterContext::default();
+    ctx.with_semi();
+    let mut out = graphviz_rust::print(graph, &mut ctx);
+    out.push('\n');
+    out
+}
+
+fn node_name(index: usize) -> String {
+    format!("n{index}")
+}
+
+fn graph_attrs(attrs: Vec<Attribute>) -> Stmt {
+    Stmt::GAttribute(GraphAttributes::Graph(attrs))
+}
+
+fn node_stmt(name: &str, attrs: Vec<Attribute>) -> Stmt {
+    Stmt::Node(Node::new(NodeId(plain(name), None), attrs))
+}
+
+fn edge_stmt(from: &str, to: &str, attributes: Vec<Attribute>) -> Stmt {
+    Stmt::Edge(Edge {
+        ty: EdgeTy::Pair(
+            Vertex::N(NodeId(plain(from), None)),
+            Vertex::N(NodeId(plain(to), None)),
+        ),
+        attributes,
+    })
+}
+
+fn attr(key: &str, value: Id) -> Attribute {
+    Attribute(plain(key), value)
+}
+
+/// An identifier the caller guarantees is a DOT plain id (letters, digits, `_`).
+fn plain(s: &str) -> Id {
+    Id::Plain(s.to_owned())
+}
+
+/// A double-quoted DOT string: backslashes and quotes escaped, newlines as `\n`
+/// (Graphviz's centred line break), carriage returns dropped.
+fn quoted(s: &str) -> Id {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => {}
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    Id::Escaped(out)
+}
+
+/// An HTML-like label from already-escaped markup.
+fn html(markup: &str) -> Id {
+    Id::Html(format!("<{markup}>"))
+}
+
+/// Escapes text for an HTML-like label; newlines become line breaks.
+fn html_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\n' => out.push_str("<BR ALIGN=\"LEFT\"/>"),
+            '\r' => {}
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use graphviz_rust::dot_structures::{Graph, Id, Stmt};
+
+    use super::*;
+    use crate::report::fixtures;
+
+    fn stmts(graph: Graph) -> Vec<Stmt> {
+        match graph {
+            Graph::DiGraph { stmts, .. } | Graph::Graph { stmts, .. } => stmts,
+        }
+    }
+
+    fn attr_value<'a>(attrs: &'a [Attribute], key: &str) -> Option<&'a Id> {
+        attrs
+            .iter()
+            .find(|Attribute(k, _)| *k == Id::Plain(key.into()))
+            .map(|Attribute(_, v)| v)
+    }
+
+    #[test]
+    fn whole_graph_parses_back_with_escaped_labels() {
+        let dot = render(&fixtures::analysis());
+        assert!(dot.starts_with("digraph lock_order {"), "{dot}");
+        let graph = graphviz_rust::parse(&dot).expect("the DOT parses");
+        let stmts = stmts(graph);
+        let nodes: Vec<_> = stmts
+            .iter()
+            .filter_map(|s| match s {
+                Stmt::Node(n) => Some(n),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(nodes.len(), 3);
+        assert_eq!(nodes[0].id.0, Id::Plain("n0".into()));
+        assert_eq!(
+            attr_value(&nodes[0].attributes, "label"),
+            Some(&Id::Escaped(
+                r#""accounts \"main\"\nmutex @ src/lib.rs:3:17""#.into()
+            ))
+        );
+        assert_eq!(
+            attr_value(&nodes[1].attributes, "label"),
+            Some(&Id::Escaped(
+                r#""audit\nlog\nmutex @ src/lib.rs:4:17""#.into()
+            ))
+        );
+    }
+
+    #[test]
+    fn cycle_edges_are_highlighted_and_witnesses_capped() {
+        let graph = graphviz_rust::parse(&render(&fixtures::analysis())).unwrap();
+        let edges: Vec<Edge> = stmts(graph)
+            .into_iter()
+            .filter_map(|s| match s {
+                Stmt::Edge(e) => Some(e),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(edges.len(), 3);
+        let red = Id::Plain("red".into());
+        assert_eq!(attr_value(&edges[0].attributes, "color"), Some(&red));
+        assert_eq!(
+            attr_value(&edges[0].attributes, "style"),
+            Some(&Id::Plain("bold".into()))
+        );
+        assert_eq!(attr_value(&edges[1].attributes, "color"), Some(&red));
+        assert_eq!(
+            attr_value(&edges[2].attributes, "color"),
+            None,
+            "edge off the cycle stays plain"
+        );
+        let Some(Id::Escaped(label)) = attr_value(&edges[0].attributes, "label") else {
+            panic!("label")
+        };
+        assert!(
+            label.starts_with(r#""T0 @ src/x.rs:11:5\nT1 @ src/x.rs:12:5"#),
+            "{label}"
+        );
+        assert!(label.ends_with(r#"\n+2 more""#), "{label}");
+        let EdgeTy::Pair(Vertex::N(from), Vertex::N(to)) = &edges[2].ty else {
+            panic!("pair")
+        };
+        assert_eq!(
+            (from.0.clone(), to.0.clone()),
+            (Id::Plain("n1".into()), Id::Plain("n2".into()))
+        );
+    }
+
+    #[test]
+    fn whole_graph_has_a_legend_and_is_deterministic() {
+        let analysis = fixtures::analysis();
+        let dot = render(&analysis);
+        assert!(dot.contains("subgraph cluster_legend"));
+        assert!(dot.contains("on a reported cycle"));
+        assert_eq!(dot, render(&analysis));
+        let empty = render(&Analysis::default());
+        graphviz_rust::parse(&empty).expect("an empty graph parses");
+    }
+
+    #[test]
+    fn finding_graph_has_cycle_and_coffman_table() {
+        let dot = render_finding(&fixtures::abba());
+        let graph = graphviz_rust::parse(&dot).unwrap_or_else(|e| panic!("{e}\n{dot}"));
+        let stmts = stmts(graph);
+        let edges: Vec<&Edge> = stmts
+            .iter()
+            .filter_map(|s| match s {
+                Stmt::Edge(e) => Some(e),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(edges.len(), 2);
+        assert!(
+            edges
+                .iter()
+                .all(|e| attr_value(&e.attributes, "color") == Some(&Id::Plain("red".into())))
+        );
+        let coffman = stmts
+            .iter()
+            .find_map(|s| match s {
+                Stmt::Node(n) if n.id.0 == Id::Plain("coffman".into()) => Some(n),
+                _ => None,
+            })
+            .expect("coffman node");
+        let Some(Id::Html(table)) = attr_value(&coffman.attributes, "label") else {
+            panic!("html label")
+        };
+        assert_eq!(table.matches("✔").count(), 4);
+        assert!(table.contains("T1 → audit → T2 → accounts → T1"));
+    }
+
+    #[test]
+    fn finding_graph_escapes_html_and_shows_failed_conditions() {
+        let mut finding = fixtures::abba();
+        finding.coffman.as_mut().unwrap().no_preemption = Condition {
+            holds: false,
+            evidence: "T2 uses try_lock<T> && \"times out\" >> later".into(),
+        };
+        let dot = render_finding(&finding);
+        assert!(
+            dot.contains(
+                "T2 uses try_lock&lt;T&gt; &amp;&amp; &quot;times out&quot; &gt;&gt; later"
+            )
+        );
+        assert!(dot.contains("✘"));
+        graphviz_rust::parse(&dot).unwrap_or_else(|e| panic!("{e}\n{dot}"));
+    }
+
+    #[test]
+    fn race_finding_graph_shows_accesses() {
+        let dot = render_finding(&fixtures::race());
+        graphviz_rust::parse(&dot).unwrap_or_else(|e| panic!("{e}\n{dot}"));
+        assert!(dot.contains("a0 -> var"));
+        assert!(dot.contains(r#"T2 read\nat src/y.rs:9:9\nholding no lock"#));
+        assert!(!dot.contains("coffman"));
+    }
+}
