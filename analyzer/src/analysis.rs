@@ -1,10 +1,36 @@
 //! Runs every analysis over loaded traces and gathers the findings.
+//!
+//! Per trace: lock dependencies, deadlock patterns and their sync-preserving
+//! confirmation. Across traces: one lock-order graph (see
+//! [`crate::graph::lock_order`] for how locks of different runs merge) whose
+//! elementary cycles are classified one finding kind each:
+//!
+//! 1. `predicted-deadlock`: a deadlock pattern realising the cycle is confirmed;
+//! 2. `lock-order-inversion`: a pattern realises it but none is confirmed;
+//! 3. `guarded-cycle`: every realisation (one dependency per edge, with
+//!    conflicting modes) has a gate lock held by all its steps;
+//! 4. `lock-order-inversion`: some realisation is ungated (single thread,
+//!    several threads without a pattern, or across runs).
+//!
+//! Findings are fingerprinted by lock class and sites, so the same problem
+//! seen in many runs is one finding with its `occurrences` and `traces`.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use crate::finding::{Finding, FindingKind, Summary};
-use crate::graph::LockOrderView;
-use crate::model::{Trace, Warning};
+use crate::explain;
+use crate::finding::{
+    CycleStep, Finding, FindingKind, LockRef, RoleSite, SiteRef, Summary, fingerprint,
+};
+use crate::graph::lock_order::{event_site, thread_name};
+use crate::graph::{DepRef, LockOrderGraph, LockOrderView, elementary_cycles, lock_ref, site_ref};
+use crate::model::{Mode, Trace, Warning};
+use crate::predict::{
+    DeadlockPattern, Dependencies, DependencyInstance, NestingEvent, Witness, confirm,
+    deadlock_patterns, lock_dependencies,
+};
 
 /// Settings of an analysis run.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -22,7 +48,10 @@ impl Default for AnalysisOptions {
         AnalysisOptions {
             max_cycle_len: 8,
             max_cycles: 10_000,
-            fail_on: FindingKind::ALL.into_iter().filter(|k| k.fails_by_default()).collect(),
+            fail_on: FindingKind::ALL
+                .into_iter()
+                .filter(|k| k.fails_by_default())
+                .collect(),
         }
     }
 }
@@ -53,17 +82,889 @@ pub struct Analysis {
 
 impl Analysis {
     /// Findings that fail the check under `options.fail_on`.
-    pub fn failing<'a>(&'a self, options: &'a AnalysisOptions) -> impl Iterator<Item = &'a Finding> + 'a {
-        self.findings.iter().filter(|f| options.fail_on.contains(&f.kind))
+    pub fn failing<'a>(
+        &'a self,
+        options: &'a AnalysisOptions,
+    ) -> impl Iterator<Item = &'a Finding> + 'a {
+        self.findings
+            .iter()
+            .filter(|f| options.fail_on.contains(&f.kind))
     }
 }
 
+/// Per-trace numbers for `analyzer stats`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct TraceStats {
+    /// The trace file.
+    pub source: String,
+    /// Threads described.
+    pub threads: usize,
+    /// Lock objects.
+    pub locks: usize,
+    /// Events.
+    pub events: usize,
+    /// Deduplicated lock dependencies.
+    pub dependencies: usize,
+    /// Abstract deadlock patterns found (within the bounds).
+    pub patterns: usize,
+    /// Whether a bound cut the pattern search.
+    pub patterns_truncated: bool,
+    /// Patterns confirmed as sync-preserving deadlocks.
+    pub confirmed: usize,
+    /// Time spent on dependencies, patterns and confirmation.
+    pub elapsed: Duration,
+}
+
+/// Runs the deadlock prediction of one trace and counts what it found.
+pub fn trace_stats(trace: &Trace, options: &AnalysisOptions) -> TraceStats {
+    let start = Instant::now();
+    let deps = lock_dependencies(trace);
+    let search = deadlock_patterns(&deps.deps, options.max_cycle_len, options.max_cycles);
+    let confirmed = search
+        .patterns
+        .iter()
+        .filter(|p| confirm(trace, &deps.deps, p).is_some())
+        .count();
+    TraceStats {
+        source: trace.source.clone(),
+        threads: trace.threads.len(),
+        locks: count_locks(trace),
+        events: trace.events.len(),
+        dependencies: deps.deps.len(),
+        patterns: search.patterns.len(),
+        patterns_truncated: search.truncated,
+        confirmed,
+        elapsed: start.elapsed(),
+    }
+}
+
+/// Most realisations (one dependency per cycle edge) examined per cycle.
+pub const MAX_REALISATIONS: usize = 4096;
+
 /// Analyzes `traces` together.
 pub fn analyze(traces: &[Trace], options: &AnalysisOptions) -> Analysis {
-    let _ = options;
+    let deps: Vec<Dependencies> = traces.iter().map(lock_dependencies).collect();
+    let graph = LockOrderGraph::build(traces, &deps);
+    let mut limits: BTreeSet<LimitHit> = BTreeSet::new();
+
+    let search = elementary_cycles(
+        &graph.successors(),
+        options.max_cycle_len,
+        options.max_cycles,
+    );
+    if search.count_limited {
+        limits.insert(LimitHit {
+            message: format!(
+                "cycle search stopped at {} cycles; raise with --max-cycles",
+                options.max_cycles
+            ),
+        });
+    }
+    if search.length_limited {
+        limits.insert(LimitHit {
+            message: format!(
+                "cycle search skipped cycles longer than {} locks; raise with --max-cycle-len",
+                options.max_cycle_len
+            ),
+        });
+    }
+
+    // Deadlock patterns per trace, keyed by the graph cycle they realise.
+    let mut patterns_of: BTreeMap<Vec<usize>, Vec<(usize, DeadlockPattern)>> = BTreeMap::new();
+    for (t, trace) in traces.iter().enumerate() {
+        let found = deadlock_patterns(&deps[t].deps, options.max_cycle_len, options.max_cycles);
+        if found.truncated {
+            limits.insert(LimitHit {
+                message: format!(
+                    "{}: deadlock-pattern search stopped at {} patterns of up to {} locks; \
+                     raise with --max-cycles or --max-cycle-len",
+                    trace.source, options.max_cycles, options.max_cycle_len
+                ),
+            });
+        }
+        for p in found.patterns {
+            if let Some(cycle) = pattern_cycle(&graph, &deps[t], t, &p) {
+                patterns_of.entry(cycle).or_default().push((t, p));
+            }
+        }
+    }
+
+    let mut context = Context {
+        traces,
+        deps: &deps,
+        graph: &graph,
+        findings: BTreeMap::new(),
+    };
+    let mut in_cycle: BTreeSet<(usize, usize)> = BTreeSet::new();
+    for cycle in &search.cycles {
+        let patterns = patterns_of.get(cycle).map_or(&[][..], Vec::as_slice);
+        let reported = context.classify_cycle(cycle, patterns, &mut limits);
+        if reported {
+            for i in 0..cycle.len() {
+                in_cycle.insert((cycle[i], cycle[(i + 1) % cycle.len()]));
+            }
+        }
+    }
+    for (t, d) in deps.iter().enumerate() {
+        for (kind, events) in [
+            (FindingKind::SelfDeadlock, &d.self_deadlocks),
+            (FindingKind::RecursiveReadHazard, &d.recursive_reads),
+            (FindingKind::SameClassNesting, &d.same_class),
+        ] {
+            for e in events {
+                let f = nesting_finding(&traces[t], kind, e);
+                context.add(f);
+            }
+        }
+    }
+    for trace in traces {
+        for report in &trace.observed {
+            let f = observed_finding(trace, report);
+            context.add(f);
+        }
+    }
+
+    let mut findings: Vec<Finding> = context.findings.into_values().collect();
+    let rank = |k: FindingKind| {
+        FindingKind::ALL
+            .iter()
+            .position(|&x| x == k)
+            .unwrap_or(usize::MAX)
+    };
+    findings.sort_by(|a, b| (rank(a.kind), &a.id).cmp(&(rank(b.kind), &b.id)));
+
+    let mut summary = Summary {
+        traces: traces.len(),
+        events: traces.iter().map(|t| t.events.len() as u64).sum(),
+        threads: traces.iter().map(|t| t.threads.len()).sum(),
+        locks: traces.iter().map(count_locks).sum(),
+        findings: findings.len(),
+        ..Summary::default()
+    };
+    for f in &findings {
+        *summary.by_kind.entry(f.kind).or_default() += 1;
+    }
+    summary.failing = findings
+        .iter()
+        .filter(|f| options.fail_on.contains(&f.kind))
+        .count();
+
     Analysis {
         inputs: traces.iter().map(|t| t.source.clone()).collect(),
-        warnings: traces.iter().flat_map(|t| t.warnings.iter().cloned()).collect(),
-        ..Analysis::default()
+        findings,
+        graph: graph.view(&in_cycle),
+        summary,
+        warnings: traces
+            .iter()
+            .flat_map(|t| t.warnings.iter().cloned())
+            .collect(),
+        limits: limits.into_iter().collect(),
+    }
+}
+
+/// Lock objects of `trace`.
+fn count_locks(trace: &Trace) -> usize {
+    (0..trace.objects.len())
+        .filter(|&o| trace.is_lock(crate::model::ObjIdx(o as u32)))
+        .count()
+}
+
+/// The graph cycle (canonical rotation) a pattern of trace `t` realises: dependency
+/// `d_i` acquires the lock `d_{i+1}` holds, so the locks of `d_1, d_2, …` in order follow edges.
+fn pattern_cycle(
+    graph: &LockOrderGraph,
+    deps: &Dependencies,
+    t: usize,
+    p: &DeadlockPattern,
+) -> Option<Vec<usize>> {
+    let nodes: Option<Vec<usize>> = p
+        .deps
+        .iter()
+        .map(|&d| {
+            deps.deps
+                .get(d)
+                .and_then(|d| graph.node_of(t, d.lock))
+                .map(|n| n.index())
+        })
+        .collect();
+    let nodes = nodes?;
+    let start = (0..nodes.len()).min_by_key(|&i| nodes[i])?;
+    let mut rotated = nodes[start..].to_vec();
+    rotated.extend_from_slice(&nodes[..start]);
+    Some(rotated)
+}
+
+/// One way a cycle is realised: per step `i` (holding `cycle[i]`, wanting `cycle[i+1]`), a dependency,
+/// and optionally the concrete acquisition event the confirmation chose.
+#[derive(Clone, Debug)]
+struct Realisation {
+    steps: Vec<DepRef>,
+    events: Vec<Option<usize>>,
+}
+
+/// How an ungated realisation relates threads and runs, in the order a finding prefers them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Spread {
+    /// All steps in one thread of one run.
+    OneThread,
+    /// Several threads of one run, but not a deadlock pattern.
+    OneRun,
+    /// Steps from different runs.
+    Runs,
+}
+
+/// State shared while building findings.
+struct Context<'a> {
+    traces: &'a [Trace],
+    deps: &'a [Dependencies],
+    graph: &'a LockOrderGraph,
+    findings: BTreeMap<String, Finding>,
+}
+
+impl Context<'_> {
+    /// Adds `f`, merging it into an earlier finding with the same id.
+    fn add(&mut self, f: Finding) {
+        match self.findings.get_mut(&f.id) {
+            Some(existing) => {
+                existing.occurrences += f.occurrences;
+                existing.traces.extend(f.traces);
+                existing.traces.sort();
+                existing.traces.dedup();
+                existing.threads.extend(f.threads);
+                existing.threads.sort();
+                existing.threads.dedup();
+            }
+            None => {
+                self.findings.insert(f.id.clone(), f);
+            }
+        }
+    }
+
+    /// Classifies one elementary cycle and adds its finding; false when it is no hazard
+    /// (no realisation has conflicting modes at every step).
+    fn classify_cycle(
+        &mut self,
+        cycle: &[usize],
+        patterns: &[(usize, DeadlockPattern)],
+        limits: &mut BTreeSet<LimitHit>,
+    ) -> bool {
+        let k = cycle.len();
+        if !patterns.is_empty() {
+            let mut confirmed: Vec<(Realisation, Witness)> = Vec::new();
+            let mut unconfirmed: Vec<Realisation> = Vec::new();
+            for (t, p) in patterns {
+                let trace = &self.traces[*t];
+                let deps = &self.deps[*t].deps;
+                let Some(mut real) = self.pattern_realisation(cycle, *t, p) else {
+                    continue;
+                };
+                match confirm(trace, deps, p) {
+                    Some(w) => {
+                        // The witness lists acquisitions in pattern order; map them to steps.
+                        real.events = real
+                            .steps
+                            .iter()
+                            .map(|s| {
+                                p.deps
+                                    .iter()
+                                    .position(|&d| d == s.dep)
+                                    .and_then(|j| w.events.get(j).copied())
+                            })
+                            .collect();
+                        confirmed.push((real, w));
+                    }
+                    None => unconfirmed.push(real),
+                }
+            }
+            if let Some((first, witness)) = confirmed.first() {
+                let traces = confirmed.iter().map(|(r, _)| r.steps[0].trace).collect();
+                let reason = format!(
+                    "confirmed: a sync-preserving reordering of {} ({} events) reaches all {} acquisitions at once",
+                    self.traces[first.steps[0].trace].source, witness.prefix_len, k
+                );
+                let f = self.cycle_finding(
+                    FindingKind::PredictedDeadlock,
+                    cycle,
+                    first,
+                    &[],
+                    Some(reason),
+                    traces,
+                    confirmed.len(),
+                );
+                self.add(f);
+                return true;
+            }
+            if let Some(first) = unconfirmed.first() {
+                let traces = unconfirmed.iter().map(|r| r.steps[0].trace).collect();
+                let f = self.cycle_finding(
+                    FindingKind::LockOrderInversion,
+                    cycle,
+                    first,
+                    &[],
+                    Some("ordered by happens-before / not sync-preserving in this run".to_owned()),
+                    traces,
+                    unconfirmed.len(),
+                );
+                self.add(f);
+                return true;
+            }
+        }
+
+        // No pattern: look at every realisation of the cycle by dependencies.
+        let per_edge: Vec<Vec<DepRef>> = (0..k)
+            .map(|i| {
+                let from = petgraph::graph::NodeIndex::new(cycle[i]);
+                let to = petgraph::graph::NodeIndex::new(cycle[(i + 1) % k]);
+                self.graph
+                    .edge(from, to)
+                    .map(|e| e.deps.iter().copied().collect())
+                    .unwrap_or_default()
+            })
+            .collect();
+        let mut gated: Vec<(Realisation, Vec<usize>)> = Vec::new();
+        let mut ungated: BTreeMap<Spread, Vec<Realisation>> = BTreeMap::new();
+        let mut choice = vec![0usize; k];
+        let mut examined = 0usize;
+        if per_edge.iter().any(Vec::is_empty) {
+            return false;
+        }
+        'product: loop {
+            examined += 1;
+            if examined > MAX_REALISATIONS {
+                limits.insert(LimitHit {
+                    message: format!(
+                        "a cycle through {} has more than {MAX_REALISATIONS} realisations; only the first were classified",
+                        self.graph.node(petgraph::graph::NodeIndex::new(cycle[0])).lock.name
+                    ),
+                });
+                break;
+            }
+            let real = Realisation {
+                steps: (0..k).map(|i| per_edge[i][choice[i]]).collect(),
+                events: vec![None; k],
+            };
+            if self.modes_conflict(cycle, &real) {
+                let gates = self.gates(cycle, &real);
+                if gates.is_empty() {
+                    let spread = self.spread(&real);
+                    ungated.entry(spread).or_default().push(real);
+                } else {
+                    gated.push((real, gates));
+                }
+            }
+            // Next combination, odometer style.
+            let mut i = 0;
+            loop {
+                if i == k {
+                    break 'product;
+                }
+                choice[i] += 1;
+                if choice[i] < per_edge[i].len() {
+                    break;
+                }
+                choice[i] = 0;
+                i += 1;
+            }
+        }
+
+        if let Some((spread, reals)) = ungated.into_iter().next() {
+            let first = &reals[0];
+            let reason = match spread {
+                Spread::OneThread => format!(
+                    "all in thread {}: would deadlock if these paths ran concurrently",
+                    thread_name(
+                        &self.traces[first.steps[0].trace],
+                        self.dep(first.steps[0]).thread.0 as usize
+                    )
+                ),
+                Spread::OneRun => {
+                    let threads: BTreeSet<String> = first
+                        .steps
+                        .iter()
+                        .map(|s| thread_name(&self.traces[s.trace], self.dep(*s).thread.0 as usize))
+                        .collect();
+                    format!(
+                        "threads {} take these locks in conflicting orders but never as a deadlock pattern in this run \
+                         (a thread takes two steps, or their held locks overlap): would deadlock if these paths ran \
+                         concurrently",
+                        threads.into_iter().collect::<Vec<_>>().join(", ")
+                    )
+                }
+                Spread::Runs => {
+                    let runs: BTreeSet<&str> = first
+                        .steps
+                        .iter()
+                        .map(|s| self.traces[s.trace].source.as_str())
+                        .collect();
+                    format!(
+                        "seen across separate runs: {}",
+                        runs.into_iter().collect::<Vec<_>>().join(", ")
+                    )
+                }
+            };
+            let traces = reals
+                .iter()
+                .flat_map(|r| r.steps.iter().map(|s| s.trace))
+                .collect();
+            let f = self.cycle_finding(
+                FindingKind::LockOrderInversion,
+                cycle,
+                first,
+                &[],
+                Some(reason),
+                traces,
+                reals.len(),
+            );
+            self.add(f);
+            return true;
+        }
+        if let Some((first, gates)) = gated.first() {
+            let names: BTreeSet<String> = gated
+                .iter()
+                .flat_map(|(_, g)| {
+                    g.iter().map(|&n| {
+                        self.graph
+                            .node(petgraph::graph::NodeIndex::new(n))
+                            .lock
+                            .name
+                            .clone()
+                    })
+                })
+                .collect();
+            let reason = format!(
+                "every realisation holds the gate lock {} around the whole cycle, so it cannot deadlock (informational)",
+                names.into_iter().collect::<Vec<_>>().join(" or ")
+            );
+            let traces = gated
+                .iter()
+                .flat_map(|(r, _)| r.steps.iter().map(|s| s.trace))
+                .collect();
+            let f = self.cycle_finding(
+                FindingKind::GuardedCycle,
+                cycle,
+                first,
+                gates,
+                Some(reason),
+                traces,
+                gated.len(),
+            );
+            self.add(f);
+            return true;
+        }
+        false
+    }
+
+    /// The dependency `d`.
+    fn dep(&self, d: DepRef) -> &crate::predict::LockDependency {
+        &self.deps[d.trace].deps[d.dep]
+    }
+
+    /// The steps of pattern `p` of trace `t` in the order of `cycle`.
+    fn pattern_realisation(
+        &self,
+        cycle: &[usize],
+        t: usize,
+        p: &DeadlockPattern,
+    ) -> Option<Realisation> {
+        let k = cycle.len();
+        let mut steps = Vec::with_capacity(k);
+        for i in 0..k {
+            let wants = cycle[(i + 1) % k];
+            let d = p.deps.iter().copied().find(|&d| {
+                self.deps[t]
+                    .deps
+                    .get(d)
+                    .and_then(|d| self.graph.node_of(t, d.lock))
+                    .map(|n| n.index())
+                    == Some(wants)
+            })?;
+            steps.push(DepRef { trace: t, dep: d });
+        }
+        Some(Realisation {
+            steps,
+            events: vec![None; k],
+        })
+    }
+
+    /// Position in `dep.held` of the lock that is node `node`.
+    fn held_pos(&self, d: DepRef, node: usize) -> Option<usize> {
+        self.dep(d)
+            .held
+            .iter()
+            .position(|&(h, _)| self.graph.node_of(d.trace, h).map(|n| n.index()) == Some(node))
+    }
+
+    /// Whether, at every step, the requested mode conflicts with the mode the next step holds the lock in.
+    fn modes_conflict(&self, cycle: &[usize], real: &Realisation) -> bool {
+        let k = cycle.len();
+        (0..k).all(|i| {
+            let next = real.steps[(i + 1) % k];
+            let wanted = self.dep(real.steps[i]).mode;
+            match self.held_pos(next, cycle[(i + 1) % k]) {
+                Some(pos) => explain::modes_conflict(self.dep(next).held[pos].1, wanted),
+                None => false,
+            }
+        })
+    }
+
+    /// Nodes held by every step of `real` other than the cycle's own locks: the gate locks.
+    fn gates(&self, cycle: &[usize], real: &Realisation) -> Vec<usize> {
+        let mut common: Option<BTreeSet<usize>> = None;
+        for &s in &real.steps {
+            let held: BTreeSet<usize> = self
+                .dep(s)
+                .held
+                .iter()
+                .filter_map(|&(h, _)| self.graph.node_of(s.trace, h).map(|n| n.index()))
+                .filter(|n| !cycle.contains(n))
+                .collect();
+            common = Some(match common {
+                None => held,
+                Some(c) => c.intersection(&held).copied().collect(),
+            });
+        }
+        common.unwrap_or_default().into_iter().collect()
+    }
+
+    /// How the steps of `real` spread over threads and runs.
+    fn spread(&self, real: &Realisation) -> Spread {
+        let runs: BTreeSet<usize> = real.steps.iter().map(|s| s.trace).collect();
+        if runs.len() > 1 {
+            return Spread::Runs;
+        }
+        let threads: BTreeSet<_> = real.steps.iter().map(|s| self.dep(*s).thread).collect();
+        if threads.len() == 1 {
+            Spread::OneThread
+        } else {
+            Spread::OneRun
+        }
+    }
+
+    /// The concrete acquisition behind step `d`: the one at `event` when given, else the first.
+    fn instance(&self, d: DepRef, event: Option<usize>) -> Option<&DependencyInstance> {
+        let instances = &self.dep(d).instances;
+        event
+            .and_then(|e| {
+                instances
+                    .iter()
+                    .find(|i| i.acquire == e || i.request == Some(e))
+            })
+            .or_else(|| instances.first())
+    }
+
+    /// The [`CycleStep`]s of `real`; thread names carry the run when the steps span runs.
+    fn cycle_steps(&self, cycle: &[usize], real: &Realisation) -> Vec<CycleStep> {
+        let k = cycle.len();
+        let cross_run = real.steps.iter().any(|s| s.trace != real.steps[0].trace);
+        (0..k)
+            .map(|i| {
+                let d = real.steps[i];
+                let trace = &self.traces[d.trace];
+                let dep = self.dep(d);
+                let inst = self.instance(d, real.events[i]);
+                let pos = self.held_pos(d, cycle[i]);
+                let held_at = match (inst, pos) {
+                    (Some(inst), Some(pos)) => {
+                        inst.held_acquires.get(pos).map(|&e| event_site(trace, e))
+                    }
+                    _ => None,
+                };
+                let wanted_at = inst.map(|inst| event_site(trace, inst.acquire));
+                let mut thread = thread_name(trace, dep.thread.0 as usize);
+                if cross_run {
+                    thread = format!("{thread} [{}]", trace.source);
+                }
+                let mut also_held: Vec<String> = dep
+                    .held
+                    .iter()
+                    .enumerate()
+                    .filter(|&(j, _)| Some(j) != pos)
+                    .map(|(_, &(h, _))| self.node_lock(d.trace, h).name)
+                    .collect();
+                also_held.sort();
+                also_held.dedup();
+                CycleStep {
+                    thread,
+                    holds: self
+                        .graph
+                        .node(petgraph::graph::NodeIndex::new(cycle[i]))
+                        .lock
+                        .clone(),
+                    holds_mode: pos.map_or(Mode::Write, |p| dep.held[p].1),
+                    held_at: site_ref(trace, held_at.unwrap_or(crate::model::SiteIdx::UNKNOWN)),
+                    wants: self
+                        .graph
+                        .node(petgraph::graph::NodeIndex::new(cycle[(i + 1) % k]))
+                        .lock
+                        .clone(),
+                    wants_mode: dep.mode,
+                    wanted_at: site_ref(trace, wanted_at.unwrap_or(crate::model::SiteIdx::UNKNOWN)),
+                    also_held,
+                }
+            })
+            .collect()
+    }
+
+    /// The lock as the graph shows it (merged across runs), falling back to the trace's own.
+    fn node_lock(&self, t: usize, lock: crate::model::ObjIdx) -> LockRef {
+        match self.graph.node_of(t, lock) {
+            Some(n) => self.graph.node(n).lock.clone(),
+            None => lock_ref(&self.traces[t], lock),
+        }
+    }
+
+    /// A cycle finding of `kind` shown through realisation `real`.
+    #[allow(clippy::too_many_arguments)]
+    fn cycle_finding(
+        &self,
+        kind: FindingKind,
+        cycle: &[usize],
+        real: &Realisation,
+        gates: &[usize],
+        reason: Option<String>,
+        traces: BTreeSet<usize>,
+        occurrences: usize,
+    ) -> Finding {
+        let mut steps = self.cycle_steps(cycle, real);
+        // Rotate to the smallest step key so the id and the order do not depend on node numbering.
+        let keys: Vec<[String; 4]> = steps
+            .iter()
+            .map(|s| {
+                [
+                    class_key(&s.holds),
+                    s.held_at.display.clone(),
+                    class_key(&s.wants),
+                    s.wanted_at.display.clone(),
+                ]
+            })
+            .collect();
+        let start = (0..steps.len())
+            .min_by(|&a, &b| {
+                let ra = keys[a..].iter().chain(&keys[..a]);
+                let rb = keys[b..].iter().chain(&keys[..b]);
+                ra.cmp(rb)
+            })
+            .unwrap_or(0);
+        steps.rotate_left(start);
+        let mut parts: Vec<&str> = vec![kind.as_str()];
+        let rotated: Vec<&[String; 4]> = keys[start..].iter().chain(&keys[..start]).collect();
+        for k in &rotated {
+            parts.extend(k.iter().map(String::as_str));
+        }
+        let id = fingerprint(parts);
+
+        let gate_names: Vec<String> = gates
+            .iter()
+            .map(|&n| {
+                self.graph
+                    .node(petgraph::graph::NodeIndex::new(n))
+                    .lock
+                    .name
+                    .clone()
+            })
+            .collect();
+        let mut threads: Vec<String> = steps.iter().map(|s| s.thread.clone()).collect();
+        threads.sort();
+        threads.dedup();
+        let sites = steps
+            .iter()
+            .flat_map(|s| {
+                [
+                    RoleSite {
+                        role: format!("holds {}", s.holds.name),
+                        thread: s.thread.clone(),
+                        site: s.held_at.clone(),
+                    },
+                    RoleSite {
+                        role: format!("requests {}", s.wants.name),
+                        thread: s.thread.clone(),
+                        site: s.wanted_at.clone(),
+                    },
+                ]
+            })
+            .collect();
+        Finding {
+            id,
+            kind,
+            severity: kind.severity(),
+            message: explain::cycle_message(kind, &steps, &gate_names),
+            locks: steps.iter().map(|s| s.holds.clone()).collect(),
+            threads,
+            sites,
+            coffman: Some(explain::coffman(&steps, &gate_names)),
+            fixes: explain::fixes(&steps, &gate_names),
+            cycle: steps,
+            reason,
+            variable: None,
+            accesses: Vec::new(),
+            traces: traces
+                .into_iter()
+                .map(|t| self.traces[t].source.clone())
+                .collect::<BTreeSet<_>>()
+                .into_iter()
+                .collect(),
+            occurrences,
+        }
+    }
+}
+
+/// What identifies a lock across runs in a fingerprint: its class site, or its name when unknown.
+fn class_key(lock: &LockRef) -> String {
+    match &lock.class {
+        Some(c) => format!("class:{}", c.display),
+        None => format!("name:{}", lock.name),
+    }
+}
+
+/// A self-deadlock, recursive-read or same-class finding.
+fn nesting_finding(trace: &Trace, kind: FindingKind, e: &NestingEvent) -> Finding {
+    let thread = thread_name(trace, e.thread.0 as usize);
+    let held = lock_ref(trace, e.held);
+    let lock = lock_ref(trace, e.lock);
+    let held_at = site_ref(trace, event_site(trace, e.held_acquire));
+    let again_at = site_ref(trace, event_site(trace, e.acquire));
+    let (message, locks, sites) = match kind {
+        FindingKind::SameClassNesting => (
+            format!(
+                "same-class nesting: thread {thread} holds {} ({}) and takes {} ({}), two instances of the class {}",
+                held.name,
+                held_at.display,
+                lock.name,
+                again_at.display,
+                held.class
+                    .as_ref()
+                    .map_or("<unknown>", |c| c.display.as_str())
+            ),
+            vec![held.clone(), lock.clone()],
+            vec![
+                role(format!("holds {}", held.name), &thread, &held_at),
+                role(format!("requests {}", lock.name), &thread, &again_at),
+            ],
+        ),
+        FindingKind::RecursiveReadHazard => (
+            format!(
+                "recursive read: thread {thread} read-locks {} again at {} while read-holding it since {}; \
+                 a writer queued in between deadlocks both",
+                lock.name, again_at.display, held_at.display
+            ),
+            vec![lock.clone()],
+            vec![
+                role(format!("reads {}", lock.name), &thread, &held_at),
+                role(format!("reads {} again", lock.name), &thread, &again_at),
+            ],
+        ),
+        _ => (
+            format!(
+                "self-deadlock: thread {thread} locks {} again at {} while holding it since {}",
+                lock.name, again_at.display, held_at.display
+            ),
+            vec![lock.clone()],
+            vec![
+                role(format!("holds {}", lock.name), &thread, &held_at),
+                role(format!("requests {} again", lock.name), &thread, &again_at),
+            ],
+        ),
+    };
+    let id = fingerprint([
+        kind.as_str(),
+        &class_key(&held),
+        &held_at.display,
+        &class_key(&lock),
+        &again_at.display,
+    ]);
+    Finding {
+        id,
+        kind,
+        severity: kind.severity(),
+        message,
+        locks,
+        threads: vec![thread],
+        sites,
+        cycle: Vec::new(),
+        coffman: None,
+        fixes: vec![explain::nesting_fix(kind, &lock.name, &held_at, &again_at)],
+        reason: None,
+        variable: None,
+        accesses: Vec::new(),
+        traces: vec![trace.source.clone()],
+        occurrences: 1,
+    }
+}
+
+/// A [`RoleSite`].
+fn role(role: String, thread: &str, site: &SiteRef) -> RoleSite {
+    RoleSite {
+        role,
+        thread: thread.to_owned(),
+        site: site.clone(),
+    }
+}
+
+/// A finding the program reported at run time. Its kind is the report's own when
+/// it names a known kind, else `observed-deadlock`; `locks` and `threads` come from
+/// its JSON when present (strings, or objects with a `name`).
+fn observed_finding(trace: &Trace, report: &crate::model::ObservedReport) -> Finding {
+    let kind = FindingKind::parse(&report.kind).unwrap_or(FindingKind::ObservedDeadlock);
+    let json: serde_json::Value =
+        serde_json::from_str(&report.json).unwrap_or(serde_json::Value::Null);
+    let names = |field: &str| -> Vec<(String, Option<String>)> {
+        json.get(field)
+            .and_then(|v| v.as_array())
+            .map(|items| {
+                items
+                    .iter()
+                    .filter_map(|item| match item {
+                        serde_json::Value::String(s) => Some((s.clone(), None)),
+                        serde_json::Value::Number(n) => Some((n.to_string(), None)),
+                        serde_json::Value::Object(o) => {
+                            o.get("name").and_then(|n| n.as_str()).map(|n| {
+                                (
+                                    n.to_owned(),
+                                    o.get("kind").and_then(|k| k.as_str()).map(str::to_owned),
+                                )
+                            })
+                        }
+                        _ => None,
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let locks: Vec<LockRef> = names("locks")
+        .into_iter()
+        .map(|(name, kind)| LockRef {
+            name,
+            kind: kind.unwrap_or_else(|| "mutex".to_owned()),
+            class: None,
+        })
+        .collect();
+    let mut threads: Vec<String> = names("threads").into_iter().map(|(n, _)| n).collect();
+    threads.sort();
+    threads.dedup();
+    let mut parts: Vec<&str> = vec![kind.as_str(), "observed"];
+    if locks.is_empty() {
+        parts.push(&report.message);
+    } else {
+        let mut sorted: Vec<&str> = locks.iter().map(|l| l.name.as_str()).collect();
+        sorted.sort();
+        parts.extend(sorted);
+    }
+    let id = fingerprint(parts);
+    Finding {
+        id,
+        kind,
+        severity: kind.severity(),
+        message: report.message.clone(),
+        locks,
+        threads,
+        sites: Vec::new(),
+        cycle: Vec::new(),
+        coffman: None,
+        fixes: Vec::new(),
+        reason: Some("observed while the program ran".to_owned()),
+        variable: None,
+        accesses: Vec::new(),
+        traces: vec![trace.source.clone()],
+        occurrences: 1,
     }
 }

@@ -6,6 +6,7 @@
 //! DOT. Renderers never analyse and analyses never print.
 
 pub mod analysis;
+pub mod explain;
 pub mod finding;
 pub mod graph;
 pub mod model;

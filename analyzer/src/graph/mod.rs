@@ -1,6 +1,12 @@
 //! The lock-order graph and its cycles.
 
+pub mod cycles;
+pub mod lock_order;
+
 use serde::Serialize;
+
+pub use cycles::{CycleSearch, elementary_cycles};
+pub use lock_order::{DepRef, LockEdge, LockNode, LockOrderGraph, NodeKey, lock_ref, site_ref};
 
 use crate::finding::{LockRef, SiteRef};
 
