@@ -1,14 +1,33 @@
 //! Loading trace files of every supported format into the [`crate::model`].
 //!
-//! Owned by the trace-loading work: native, JSON Lines, RAPID STD and RapidBin
-//! readers, format detection, linearisation of per-thread batches, and
-//! well-formedness warnings.
+//! Native, JSON Lines, RAPID STD and RapidBin readers, format detection,
+//! linearisation of per-thread batches, and well-formedness warnings.
+//!
+//! Every reader ends in the same model: STD and RapidBin events are already in
+//! one global order and are appended as read; native and JSON Lines records
+//! carry per-thread batches that [`linearize`] merges into one order consistent
+//! with their synchronisation. [`wellformed`] then checks lock discipline.
 
+pub mod convert;
+mod detect;
+mod foreign;
+mod jsonl;
+mod linearize;
+mod native;
+mod rapidbin;
+mod records;
+mod std_text;
+mod wellformed;
+
+use std::fs::File;
+use std::io::{BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
 use thiserror::Error;
 
 use crate::model::{Position, Trace};
+
+pub use convert::{ConvertError, ConvertReport, write_trace};
 
 /// The input formats.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -46,24 +65,136 @@ pub struct LoadError {
     pub message: String,
 }
 
-/// Expands directories (recursively, sorted) into the trace files inside them.
-pub fn collect_inputs(paths: &[PathBuf]) -> Result<Vec<PathBuf>, LoadError> {
-    let _ = paths;
-    Ok(Vec::new())
+impl LoadError {
+    /// An error in `file` at `position`.
+    pub fn new(
+        file: impl Into<PathBuf>,
+        position: Option<Position>,
+        message: impl Into<String>,
+    ) -> LoadError {
+        LoadError {
+            file: file.into(),
+            position,
+            message: message.into(),
+        }
+    }
 }
+
+/// File extensions taken from directories by [`collect_inputs`].
+pub const TRACE_EXTENSIONS: [&str; 5] = ["istrace", "jsonl", "std", "data", "rapidbin"];
+
+/// Expands directories (recursively, sorted) into the trace files inside them.
+/// Files named explicitly are kept whatever their extension.
+pub fn collect_inputs(paths: &[PathBuf]) -> Result<Vec<PathBuf>, LoadError> {
+    let mut out = Vec::new();
+    for path in paths {
+        let meta = std::fs::metadata(path).map_err(|e| io_error(path, &e))?;
+        if meta.is_dir() {
+            collect_dir(path, &mut out)?;
+        } else {
+            out.push(path.clone());
+        }
+    }
+    Ok(out)
+}
+
+fn collect_dir(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), LoadError> {
+    let entries = std::fs::read_dir(dir).map_err(|e| io_error(dir, &e))?;
+    let mut paths = Vec::new();
+    for entry in entries {
+        paths.push(entry.map_err(|e| io_error(dir, &e))?.path());
+    }
+    // Sorted so that runs over a directory are reproducible.
+    paths.sort();
+    for path in paths {
+        let meta = std::fs::metadata(&path).map_err(|e| io_error(&path, &e))?;
+        if meta.is_dir() {
+            collect_dir(&path, out)?;
+        } else if path
+            .extension()
+            .and_then(|e| e.to_str())
+            .is_some_and(|e| TRACE_EXTENSIONS.contains(&e))
+        {
+            out.push(path);
+        }
+    }
+    Ok(())
+}
+
+fn io_error(path: &Path, e: &std::io::Error) -> LoadError {
+    let message = match e.kind() {
+        std::io::ErrorKind::NotFound => "no such file or directory".to_owned(),
+        std::io::ErrorKind::PermissionDenied => "permission denied".to_owned(),
+        _ => format!("cannot read: {e}"),
+    };
+    LoadError::new(path, None, message)
+}
+
+/// How many bytes of a file detection looks at.
+const DETECT_PREFIX: usize = 4096;
 
 /// Loads one trace file, detecting its format from its content.
 pub fn load_path(path: &Path, options: &LoadOptions) -> Result<Trace, LoadError> {
-    let _ = options;
-    Err(LoadError { file: path.to_owned(), position: None, message: "trace loading is not implemented yet".into() })
+    let mut file = File::open(path).map_err(|e| io_error(path, &e))?;
+    let meta = file.metadata().map_err(|e| io_error(path, &e))?;
+    if meta.is_dir() {
+        return Err(LoadError::new(
+            path,
+            None,
+            "is a directory, expected a trace file",
+        ));
+    }
+    let len = meta.len();
+    let format = match options.format {
+        Some(f) => f,
+        None => {
+            let mut prefix = Vec::with_capacity(DETECT_PREFIX);
+            (&mut file)
+                .take(DETECT_PREFIX as u64)
+                .read_to_end(&mut prefix)
+                .map_err(|e| io_error(path, &e))?;
+            file.seek(SeekFrom::Start(0))
+                .map_err(|e| io_error(path, &e))?;
+            detect::detect(&prefix, len)
+                .map_err(|message| LoadError::new(path, Some(Position::Byte(0)), message))?
+        }
+    };
+    let source = path.display().to_string();
+    let input = BufReader::with_capacity(1 << 16, file);
+    match format {
+        Format::Native => native::load(input, &source, path, options),
+        Format::Jsonl => jsonl::load(input, &source, path, options),
+        Format::Std => std_text::load(input, &source, path, options),
+        Format::RapidBin => rapidbin::load(input, len, &source, path, options),
+    }
+}
+
+/// Loads a trace held in memory; `name` is used in messages. Detection as for [`load_path`].
+pub fn load_bytes(name: &str, bytes: &[u8], options: &LoadOptions) -> Result<Trace, LoadError> {
+    let path = Path::new(name);
+    let format = match options.format {
+        Some(f) => f,
+        None => detect::detect(&bytes[..bytes.len().min(DETECT_PREFIX)], bytes.len() as u64)
+            .map_err(|message| LoadError::new(path, Some(Position::Byte(0)), message))?,
+    };
+    match format {
+        Format::Native => native::load(bytes, name, path, options),
+        Format::Jsonl => jsonl::load(bytes, name, path, options),
+        Format::Std => std_text::load(bytes, name, path, options),
+        Format::RapidBin => rapidbin::load(bytes, bytes.len() as u64, name, path, options),
+    }
 }
 
 /// Builds a trace from native records (used in-process by instrumented-sync).
+/// Positions in warnings are record indices (as [`Position::Event`] after linearisation).
 pub fn from_records(
     source: &str,
     records: impl IntoIterator<Item = sync_trace::Record>,
     options: &LoadOptions,
 ) -> Result<Trace, LoadError> {
-    let _ = (records, options);
-    Ok(Trace::new(source))
+    let mut loader = records::RecordLoader::new(source);
+    for record in records {
+        loader.add(record, None);
+    }
+    loader.finish(Path::new(source), options)
 }

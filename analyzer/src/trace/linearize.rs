@@ -1,0 +1,338 @@
+//! Merging per-thread event batches into one global order.
+//!
+//! Native traces have no process-wide clock: each thread's events come in
+//! program order, and synchronisation carries its own order:
+//!
+//! * Acquire/Release of one lock in increasing `seq`;
+//! * notifications of one condvar in increasing `seq`, and a `CondWake` with
+//!   `notified_seen = n` after every notification numbered `≤ n`;
+//! * every `BarrierArrive` of a generation before any `BarrierDepart` of it;
+//! * `Send { seq }` before `Recv { seq }` on a channel;
+//! * a `Fork` before the child's first event, the child's last event before a `Join`.
+//!
+//! These are precedence edges between events, so a greedy merge that emits any
+//! thread's next event whose predecessors are all out never gets stuck on a
+//! consistent trace. Among the ready threads it picks the head that came in the
+//! earliest batch (then the lowest thread), so a file whose batch order is
+//! already consistent is reproduced exactly. Blocked threads wait on a key and
+//! are re-examined only when that key changes, so the merge is linear apart
+//! from sorting the sequence numbers.
+
+use std::collections::{BTreeSet, HashMap};
+
+use sync_trace::{Event, ObjectId, Op, ThreadId};
+
+/// The events of one thread, in program order.
+#[derive(Clone, Debug)]
+pub(crate) struct ThreadEvents {
+    /// The thread.
+    pub id: ThreadId,
+    /// Its events.
+    pub events: Vec<Event>,
+    /// Runs of events from one batch: (index of the first event, batch number), increasing.
+    pub batches: Vec<(usize, u64)>,
+}
+
+impl ThreadEvents {
+    /// No events yet.
+    pub fn new(id: ThreadId) -> ThreadEvents {
+        ThreadEvents {
+            id,
+            events: Vec::new(),
+            batches: Vec::new(),
+        }
+    }
+
+    /// Appends `events`, read as batch number `batch`.
+    pub fn push_batch(&mut self, events: Vec<Event>, batch: u64) {
+        if events.is_empty() {
+            return;
+        }
+        self.batches.push((self.events.len(), batch));
+        if self.events.is_empty() {
+            self.events = events;
+        } else {
+            self.events.extend(events);
+        }
+    }
+}
+
+/// What a blocked head waits for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+enum Key {
+    /// The lock's next sequence number to become this one.
+    Lock(ObjectId, u64),
+    /// The condvar's next notification number to become this one.
+    Notify(ObjectId, u64),
+    /// Any notification of the condvar.
+    Wake(ObjectId),
+    /// The generation of the barrier to fill.
+    Barrier(ObjectId, u64),
+    /// The send of this message.
+    Send(ObjectId, u64),
+    /// The thread (by position) to finish.
+    Done(usize),
+    /// The thread (by position) to be forked.
+    Forked(usize),
+}
+
+/// Sorted sequence numbers and how many have been emitted.
+#[derive(Debug, Default)]
+struct SeqOrder {
+    seqs: Vec<u64>,
+    next: usize,
+}
+
+impl SeqOrder {
+    fn head(&self) -> Option<u64> {
+        self.seqs.get(self.next).copied()
+    }
+}
+
+/// The merged order as (thread position, event index) pairs, and a message if
+/// the constraints could not all be met (the rest then follows in thread order).
+pub(crate) struct Merged {
+    /// The global order.
+    pub order: Vec<(u32, u32)>,
+    /// Why the merge got stuck, if it did.
+    pub stuck: Option<String>,
+}
+
+struct Merger<'a> {
+    threads: &'a [ThreadEvents],
+    position_of: HashMap<ThreadId, usize>,
+    next: Vec<usize>,
+    run: Vec<usize>,
+    locks: HashMap<ObjectId, SeqOrder>,
+    notifies: HashMap<ObjectId, SeqOrder>,
+    barriers: HashMap<(ObjectId, u64), (usize, usize)>,
+    sends: HashMap<(ObjectId, u64), usize>,
+    forks_total: Vec<usize>,
+    forks_done: Vec<usize>,
+    waiting: HashMap<Key, Vec<usize>>,
+    ready: BTreeSet<(u64, usize)>,
+}
+
+impl Merger<'_> {
+    fn done(&self, t: usize) -> bool {
+        self.next[t] >= self.threads[t].events.len()
+    }
+
+    fn head_batch(&mut self, t: usize) -> u64 {
+        let batches = &self.threads[t].batches;
+        while self.run[t] + 1 < batches.len() && batches[self.run[t] + 1].0 <= self.next[t] {
+            self.run[t] += 1;
+        }
+        batches.get(self.run[t]).map_or(0, |b| b.1)
+    }
+
+    /// What the head of `t` waits for, or `None` when it can go.
+    fn blocked_on(&self, t: usize) -> Option<Key> {
+        let i = self.next[t];
+        if i == 0 && self.forks_total[t] > 0 && self.forks_done[t] == 0 {
+            return Some(Key::Forked(t));
+        }
+        match self.threads[t].events[i].op {
+            Op::Acquire { lock, seq, .. } | Op::Release { lock, seq, .. } => {
+                (self.locks[&lock].head() != Some(seq)).then_some(Key::Lock(lock, seq))
+            }
+            Op::Notify { condvar, seq, .. } => {
+                (self.notifies[&condvar].head() != Some(seq)).then_some(Key::Notify(condvar, seq))
+            }
+            Op::CondWake {
+                condvar,
+                notified_seen,
+                ..
+            } => {
+                let pending = self.notifies.get(&condvar).and_then(SeqOrder::head);
+                pending
+                    .is_some_and(|s| s <= notified_seen)
+                    .then_some(Key::Wake(condvar))
+            }
+            Op::BarrierDepart {
+                barrier,
+                generation,
+            } => {
+                let (total, arrived) = self
+                    .barriers
+                    .get(&(barrier, generation))
+                    .copied()
+                    .unwrap_or((0, 0));
+                (arrived < total).then_some(Key::Barrier(barrier, generation))
+            }
+            Op::Recv { channel, seq } => {
+                let unsent = self.sends.get(&(channel, seq)).copied().unwrap_or(0);
+                (unsent > 0).then_some(Key::Send(channel, seq))
+            }
+            Op::Join { child } => match self.position_of.get(&child) {
+                // A thread joining itself would wait forever; let it pass.
+                Some(&c) if c != t && !self.done(c) => Some(Key::Done(c)),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+
+    fn schedule(&mut self, t: usize) {
+        if self.done(t) {
+            return;
+        }
+        match self.blocked_on(t) {
+            None => {
+                let batch = self.head_batch(t);
+                self.ready.insert((batch, t));
+            }
+            Some(key) => self.waiting.entry(key).or_default().push(t),
+        }
+    }
+
+    fn wake(&mut self, key: Key) {
+        if let Some(threads) = self.waiting.remove(&key) {
+            for t in threads {
+                self.schedule(t);
+            }
+        }
+    }
+
+    fn emit(&mut self, t: usize) {
+        let op = self.threads[t].events[self.next[t]].op;
+        self.next[t] += 1;
+        match op {
+            Op::Acquire { lock, .. } | Op::Release { lock, .. } => {
+                let order = self.locks.get_mut(&lock).expect("collected");
+                order.next += 1;
+                if let Some(s) = order.head() {
+                    self.wake(Key::Lock(lock, s));
+                }
+            }
+            Op::Notify { condvar, .. } => {
+                let order = self.notifies.get_mut(&condvar).expect("collected");
+                order.next += 1;
+                if let Some(s) = order.head() {
+                    self.wake(Key::Notify(condvar, s));
+                }
+                self.wake(Key::Wake(condvar));
+            }
+            Op::BarrierArrive {
+                barrier,
+                generation,
+            } => {
+                let entry = self
+                    .barriers
+                    .get_mut(&(barrier, generation))
+                    .expect("collected");
+                entry.1 += 1;
+                if entry.1 == entry.0 {
+                    self.wake(Key::Barrier(barrier, generation));
+                }
+            }
+            Op::Send { channel, seq } => {
+                let unsent = self.sends.get_mut(&(channel, seq)).expect("collected");
+                *unsent -= 1;
+                if *unsent == 0 {
+                    self.wake(Key::Send(channel, seq));
+                }
+            }
+            Op::Fork { child } => {
+                if let Some(&c) = self.position_of.get(&child) {
+                    self.forks_done[c] += 1;
+                    self.wake(Key::Forked(c));
+                }
+            }
+            _ => {}
+        }
+        if self.done(t) {
+            self.wake(Key::Done(t));
+        } else {
+            self.schedule(t);
+        }
+    }
+}
+
+fn describe(key: Key, threads: &[ThreadEvents]) -> String {
+    match key {
+        Key::Lock(o, s) => format!("the event with sequence number {s} of lock {}", o.0),
+        Key::Notify(o, s) => format!("notification {s} of condvar {}", o.0),
+        Key::Wake(o) => format!("earlier notifications of condvar {}", o.0),
+        Key::Barrier(o, g) => format!("all arrivals of generation {g} at barrier {}", o.0),
+        Key::Send(o, s) => format!("the send of message {s} on channel {}", o.0),
+        Key::Done(t) => format!("thread {} to finish", threads[t].id.0),
+        Key::Forked(t) => format!("the fork of thread {}", threads[t].id.0),
+    }
+}
+
+/// Merges `threads` (sorted by id) into one order.
+pub(crate) fn linearize(threads: &[ThreadEvents]) -> Merged {
+    let n = threads.len();
+    let mut m = Merger {
+        threads,
+        position_of: threads.iter().enumerate().map(|(i, t)| (t.id, i)).collect(),
+        next: vec![0; n],
+        run: vec![0; n],
+        locks: HashMap::new(),
+        notifies: HashMap::new(),
+        barriers: HashMap::new(),
+        sends: HashMap::new(),
+        forks_total: vec![0; n],
+        forks_done: vec![0; n],
+        waiting: HashMap::new(),
+        ready: BTreeSet::new(),
+    };
+    let mut total = 0;
+    for thread in threads {
+        total += thread.events.len();
+        for e in &thread.events {
+            match e.op {
+                Op::Acquire { lock, seq, .. } | Op::Release { lock, seq, .. } => {
+                    m.locks.entry(lock).or_default().seqs.push(seq);
+                }
+                Op::Notify { condvar, seq, .. } => {
+                    m.notifies.entry(condvar).or_default().seqs.push(seq)
+                }
+                Op::BarrierArrive {
+                    barrier,
+                    generation,
+                } => m.barriers.entry((barrier, generation)).or_default().0 += 1,
+                Op::Send { channel, seq } => *m.sends.entry((channel, seq)).or_default() += 1,
+                Op::Fork { child } => {
+                    if let Some(&c) = m.position_of.get(&child) {
+                        m.forks_total[c] += 1;
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    for order in m.locks.values_mut().chain(m.notifies.values_mut()) {
+        order.seqs.sort_unstable();
+    }
+    for t in 0..n {
+        m.schedule(t);
+    }
+    let mut order = Vec::with_capacity(total);
+    while let Some((_, t)) = m.ready.pop_first() {
+        order.push((t as u32, m.next[t] as u32));
+        m.emit(t);
+    }
+    let mut stuck = None;
+    if order.len() < total {
+        let t = (0..n).find(|&t| !m.done(t)).expect("events remain");
+        let reason = m.blocked_on(t).map_or_else(
+            || "an unmet constraint".to_owned(),
+            |k| describe(k, threads),
+        );
+        stuck = Some(format!(
+            "the per-thread events cannot be ordered consistently: event {} of thread {} waits for {reason}, \
+             which never comes (inconsistent or truncated trace); the remaining {} events follow in thread order",
+            m.next[t] + 1,
+            threads[t].id.0,
+            total - order.len()
+        ));
+        for t in 0..n {
+            for i in m.next[t]..threads[t].events.len() {
+                order.push((t as u32, i as u32));
+            }
+        }
+    }
+    Merged { order, stuck }
+}

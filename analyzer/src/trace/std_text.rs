@@ -1,0 +1,291 @@
+//! RAPID's STD text format: one `THREAD|OP(OPERAND)|LOCATION` event per line.
+//!
+//! Streaming: lines are read into one reused buffer, capped at
+//! [`MAX_LINE_LEN`] bytes so a file without newlines cannot exhaust memory,
+//! and names are interned so a known name costs no allocation.
+
+use std::io::BufRead;
+use std::path::Path;
+
+use super::foreign::{ForeignLoader, ForeignOp};
+use super::{LoadError, LoadOptions};
+use crate::model::{Position, Trace};
+
+/// Longest accepted line, in bytes.
+pub(crate) const MAX_LINE_LEN: usize = 64 * 1024;
+
+/// How much of a bad line an error message echoes.
+const ECHO_LEN: usize = 60;
+
+/// The operations of the STD format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum StdOp {
+    /// `acq`.
+    Acq,
+    /// `rel`.
+    Rel,
+    /// `req`.
+    Req,
+    /// `r`.
+    Read,
+    /// `w`.
+    Write,
+    /// `fork`.
+    Fork,
+    /// `join`.
+    Join,
+    /// `begin`.
+    Begin,
+    /// `end`.
+    End,
+    /// `branch`.
+    Branch,
+    /// `wait`.
+    Wait,
+    /// `notify`.
+    Notify,
+    /// `notifyAll`.
+    NotifyAll,
+}
+
+impl StdOp {
+    fn from_name(name: &str) -> Option<StdOp> {
+        Some(match name {
+            "acq" => StdOp::Acq,
+            "rel" => StdOp::Rel,
+            "req" => StdOp::Req,
+            "r" => StdOp::Read,
+            "w" => StdOp::Write,
+            "fork" => StdOp::Fork,
+            "join" => StdOp::Join,
+            "begin" => StdOp::Begin,
+            "end" => StdOp::End,
+            "branch" => StdOp::Branch,
+            "wait" => StdOp::Wait,
+            "notify" => StdOp::Notify,
+            "notifyAll" => StdOp::NotifyAll,
+            _ => return None,
+        })
+    }
+
+    /// Whether the operand may be left out.
+    fn operand_optional(self) -> bool {
+        matches!(self, StdOp::Begin | StdOp::End | StdOp::Branch)
+    }
+}
+
+/// One parsed line, borrowing from it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct StdLine<'a> {
+    /// The thread name.
+    pub thread: &'a str,
+    /// The operation.
+    pub op: StdOp,
+    /// The operand, when written.
+    pub operand: Option<&'a str>,
+    /// The location id.
+    pub loc: u32,
+}
+
+fn is_name(s: &str) -> bool {
+    !s.is_empty()
+        && !s
+            .bytes()
+            .any(|b| b.is_ascii_whitespace() || matches!(b, b'|' | b'(' | b')'))
+}
+
+/// Parses `THREAD|OP(OPERAND)|LOCATION` or `THREAD|OP|LOCATION`.
+pub(crate) fn parse_line(line: &str) -> Option<StdLine<'_>> {
+    let mut fields = line.split('|');
+    let (thread, op_field, loc) = (fields.next()?, fields.next()?, fields.next()?);
+    if fields.next().is_some() || !is_name(thread) {
+        return None;
+    }
+    let (op_name, operand) = match op_field.split_once('(') {
+        Some((name, rest)) => {
+            let operand = rest.strip_suffix(')')?;
+            if !is_name(operand) {
+                return None;
+            }
+            (name, Some(operand))
+        }
+        None => (op_field, None),
+    };
+    let op = StdOp::from_name(op_name)?;
+    if operand.is_none() && !op.operand_optional() {
+        return None;
+    }
+    if loc.is_empty() || !loc.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let loc = loc.parse().ok()?;
+    Some(StdLine {
+        thread,
+        op,
+        operand,
+        loc,
+    })
+}
+
+/// Reads one line (without its `\n`) into `buf`; `Ok(false)` at end of input.
+/// Fails when the line exceeds [`MAX_LINE_LEN`] bytes, without reading the rest of it.
+fn read_line_capped(input: &mut impl BufRead, buf: &mut Vec<u8>) -> Result<bool, std::io::Error> {
+    buf.clear();
+    let mut any = false;
+    loop {
+        let available = match input.fill_buf() {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        if available.is_empty() {
+            return Ok(any);
+        }
+        any = true;
+        let (chunk, found, used) = match available.iter().position(|&b| b == b'\n') {
+            Some(i) => (&available[..i], true, i + 1),
+            None => (available, false, available.len()),
+        };
+        if buf.len() + chunk.len() > MAX_LINE_LEN {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                "line too long",
+            ));
+        }
+        buf.extend_from_slice(chunk);
+        input.consume(used);
+        if found {
+            return Ok(true);
+        }
+    }
+}
+
+fn echo(line: &[u8]) -> String {
+    let text = String::from_utf8_lossy(&line[..line.len().min(ECHO_LEN * 4)]);
+    let mut out: String = text.chars().take(ECHO_LEN).collect();
+    if out.len() < text.len() || line.len() > ECHO_LEN * 4 {
+        out.push('…');
+    }
+    out
+}
+
+/// Loads an STD trace from `input`.
+pub(crate) fn load(
+    mut input: impl BufRead,
+    source: &str,
+    file: &Path,
+    options: &LoadOptions,
+) -> Result<Trace, LoadError> {
+    let mut loader = ForeignLoader::new(source, file, options.strict);
+    let mut buf = Vec::with_capacity(256);
+    let mut line_no: u64 = 0;
+    let mut fork_name = String::new();
+    loop {
+        line_no += 1;
+        let position = Position::Line(line_no);
+        match read_line_capped(&mut input, &mut buf) {
+            Ok(true) => {}
+            Ok(false) => break,
+            Err(e) if e.kind() == std::io::ErrorKind::InvalidData => {
+                return Err(LoadError::new(
+                    file,
+                    Some(position),
+                    format!(
+                        "line longer than {MAX_LINE_LEN} bytes, expected THREAD|OP(OPERAND)|LOCATION"
+                    ),
+                ));
+            }
+            Err(e) => {
+                return Err(LoadError::new(
+                    file,
+                    Some(position),
+                    format!("read error: {e}"),
+                ));
+            }
+        }
+        let bytes = buf.strip_suffix(b"\r").unwrap_or(&buf);
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        let parsed = std::str::from_utf8(bytes).ok().and_then(parse_line);
+        let Some(line) = parsed else {
+            return Err(LoadError::new(
+                file,
+                Some(position),
+                format!(
+                    "expected THREAD|OP(OPERAND)|LOCATION, found \"{}\"",
+                    echo(bytes)
+                ),
+            ));
+        };
+        let thread = loader.thread(line.thread);
+        let site = loader.site(line.loc);
+        // Operands of required-operand ops are present (checked by parse_line).
+        let operand = line.operand.unwrap_or("");
+        let op = match line.op {
+            StdOp::Acq => ForeignOp::Acquire(loader.lock(operand)),
+            StdOp::Rel => ForeignOp::Release(loader.lock(operand)),
+            StdOp::Req => ForeignOp::Request(loader.lock(operand)),
+            StdOp::Read => ForeignOp::Read(loader.var(operand)),
+            StdOp::Write => ForeignOp::Write(loader.var(operand)),
+            StdOp::Fork | StdOp::Join => {
+                // A bare number `9` names thread `T9`.
+                let child = if operand.bytes().all(|b| b.is_ascii_digit()) {
+                    fork_name.clear();
+                    fork_name.push('T');
+                    fork_name.push_str(operand);
+                    loader.thread(&fork_name)
+                } else {
+                    loader.thread(operand)
+                };
+                if line.op == StdOp::Fork {
+                    ForeignOp::Fork(child)
+                } else {
+                    ForeignOp::Join(child)
+                }
+            }
+            StdOp::Begin => ForeignOp::Begin,
+            StdOp::End => ForeignOp::End,
+            StdOp::Branch => ForeignOp::Branch,
+            StdOp::Wait => ForeignOp::Wait(loader.lock(operand)),
+            StdOp::Notify => ForeignOp::Notify(loader.lock(operand), false),
+            StdOp::NotifyAll => ForeignOp::Notify(loader.lock(operand), true),
+        };
+        loader.event(thread, op, site, position)?;
+    }
+    loader.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_the_grammar() {
+        let l = parse_line("T0|acq(L34)|12").unwrap();
+        assert_eq!(
+            (l.thread, l.op, l.operand, l.loc),
+            ("T0", StdOp::Acq, Some("L34"), 12)
+        );
+        assert_eq!(parse_line("T0|begin|0").unwrap().operand, None);
+        assert!(parse_line("T0|acq|0").is_none());
+        assert!(parse_line("T0|acq(L1)|x").is_none());
+        assert!(parse_line("T0|acq(L1)|1|2").is_none());
+        assert!(parse_line("T0|frob(L1)|1").is_none());
+        assert!(parse_line("T0|acq(L1|1").is_none());
+        assert!(parse_line("|acq(L1)|1").is_none());
+    }
+
+    #[test]
+    fn caps_line_length() {
+        let long = vec![b'x'; MAX_LINE_LEN + 10];
+        let mut buf = Vec::new();
+        assert!(read_line_capped(&mut &long[..], &mut buf).is_err());
+        let mut input = &b"ab\r\ncd"[..];
+        assert!(read_line_capped(&mut input, &mut buf).unwrap());
+        assert_eq!(buf, b"ab\r");
+        assert!(read_line_capped(&mut input, &mut buf).unwrap());
+        assert_eq!(buf, b"cd");
+        assert!(!read_line_capped(&mut input, &mut buf).unwrap());
+    }
+}
