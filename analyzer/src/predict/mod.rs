@@ -12,5 +12,5 @@ pub mod sync_preserving;
 
 pub use dependencies::{lock_dependencies, DependencyInstance, Dependencies, LockDependency, NestingEvent};
 pub use hb::HappensBefore;
-pub use patterns::{deadlock_patterns, DeadlockPattern, PatternSearch};
-pub use sync_preserving::{confirm, Witness};
+pub use patterns::{deadlock_patterns, is_pattern, modes_conflict, waits_for, DeadlockPattern, PatternSearch};
+pub use sync_preserving::{confirm, ClosureIndex, Witness};

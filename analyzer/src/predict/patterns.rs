@@ -1,6 +1,18 @@
 //! Abstract deadlock patterns over lock dependencies.
+//!
+//! A depth-first search over the dependency graph (d → e when e's thread holds the lock d
+//! acquires, in a conflicting mode). Before searching, dependencies that cannot lie on
+//! any cycle are dropped: their (held lock → acquired lock) edges must lie inside one
+//! strongly connected component of the lock graph, and the acquired lock must be held by
+//! some other thread's dependency (locks touched by one thread only never close a cycle).
+
+use std::collections::HashMap;
+
+use petgraph::algo::tarjan_scc;
+use petgraph::graph::{DiGraph, NodeIndex};
 
 use super::dependencies::LockDependency;
+use crate::model::{Mode, ObjIdx};
 
 /// Dependencies `d_1 … d_k` (indices into `Dependencies::deps`, k ≥ 2) from distinct threads,
 /// each acquiring a lock held by the next, the last acquiring a lock held by the first, with
@@ -16,12 +28,190 @@ pub struct DeadlockPattern {
 pub struct PatternSearch {
     /// Patterns found, sorted.
     pub patterns: Vec<DeadlockPattern>,
-    /// Whether `max_patterns` or `max_len` cut the search short.
+    /// Whether `max_patterns` or `max_len` cut the search short. For `max_len` this means a
+    /// valid chain of `max_len` dependencies could have been extended further (a longer
+    /// pattern may exist, it was not looked for).
     pub truncated: bool,
+}
+
+/// Whether a thread acquiring in `acquire` mode waits for a holder in `held` mode.
+pub fn modes_conflict(acquire: Mode, held: Mode) -> bool {
+    match (acquire, held) {
+        (Mode::Read, Mode::Read) => false,
+        (Mode::Read, Mode::Upgradable) | (Mode::Upgradable, Mode::Read) => false,
+        _ => true,
+    }
+}
+
+/// Whether `from` can be followed by `to` in a pattern: other thread, and `to` holds the lock
+/// `from` acquires in a conflicting mode.
+pub fn waits_for(from: &LockDependency, to: &LockDependency) -> bool {
+    from.thread != to.thread && to.held_mode(from.lock).is_some_and(|m| modes_conflict(from.mode, m))
+}
+
+/// Whether two held sets share a lock (both sorted by lock).
+pub fn held_overlap(a: &[(ObjIdx, Mode)], b: &[(ObjIdx, Mode)]) -> bool {
+    let (mut i, mut j) = (0, 0);
+    while i < a.len() && j < b.len() {
+        match a[i].0.cmp(&b[j].0) {
+            std::cmp::Ordering::Less => i += 1,
+            std::cmp::Ordering::Greater => j += 1,
+            std::cmp::Ordering::Equal => return true,
+        }
+    }
+    false
+}
+
+/// Whether `cycle` (indices into `deps`, in order) is a deadlock pattern.
+pub fn is_pattern(deps: &[LockDependency], cycle: &[usize]) -> bool {
+    let k = cycle.len();
+    if k < 2 {
+        return false;
+    }
+    for (x, &i) in cycle.iter().enumerate() {
+        if !waits_for(&deps[i], &deps[cycle[(x + 1) % k]]) {
+            return false;
+        }
+        for &j in &cycle[x + 1..] {
+            let (a, b) = (&deps[i], &deps[j]);
+            if a.thread == b.thread || a.lock == b.lock || held_overlap(&a.held, &b.held) {
+                return false;
+            }
+        }
+    }
+    true
+}
+
+/// The depth-first search state.
+struct Search<'a> {
+    deps: &'a [LockDependency],
+    /// Candidate dependencies holding each lock (the successors of an acquisition of it).
+    holders: HashMap<ObjIdx, Vec<usize>>,
+    /// Strongly connected component of each candidate's acquired lock.
+    component: Vec<usize>,
+    max_len: usize,
+    max_patterns: usize,
+    path: Vec<usize>,
+    found: Vec<DeadlockPattern>,
+    truncated: bool,
+    /// Set once `max_patterns` is exceeded: the search is over.
+    stopped: bool,
+}
+
+impl Search<'_> {
+    /// Whether `next` may extend the current path: a larger index than the start, same
+    /// component, a thread and lock not yet used, and a held set disjoint from all so far.
+    fn compatible(&self, next: usize) -> bool {
+        let d = &self.deps[next];
+        next > self.path[0]
+            && self.component[next] == self.component[self.path[0]]
+            && self.path.iter().all(|&p| {
+                let e = &self.deps[p];
+                e.thread != d.thread && e.lock != d.lock && !held_overlap(&e.held, &d.held)
+            })
+    }
+
+    /// Extends the current path depth-first, recording the cycles it closes.
+    fn extend(&mut self) {
+        let last = *self.path.last().expect("the path starts non-empty");
+        let first = self.path[0];
+        if self.path.len() >= 2 && waits_for(&self.deps[last], &self.deps[first]) {
+            if self.found.len() >= self.max_patterns {
+                self.truncated = true;
+                self.stopped = true;
+                return;
+            }
+            self.found.push(DeadlockPattern { deps: self.path.clone() });
+        }
+        let Some(next) = self.holders.get(&self.deps[last].lock).cloned() else { return };
+        for n in next {
+            if !waits_for(&self.deps[last], &self.deps[n]) || !self.compatible(n) {
+                continue;
+            }
+            if self.path.len() >= self.max_len {
+                self.truncated = true;
+                return;
+            }
+            self.path.push(n);
+            self.extend();
+            self.path.pop();
+            if self.stopped {
+                return;
+            }
+        }
+    }
 }
 
 /// Enumerates deadlock patterns of length at most `max_len`, stopping after `max_patterns`.
 pub fn deadlock_patterns(deps: &[LockDependency], max_len: usize, max_patterns: usize) -> PatternSearch {
-    let _ = (deps, max_len, max_patterns);
-    PatternSearch::default()
+    // Lock graph: held → acquired, one edge per dependency.
+    let mut graph: DiGraph<ObjIdx, ()> = DiGraph::new();
+    let mut node: HashMap<ObjIdx, NodeIndex> = HashMap::new();
+    let mut node_of = |g: &mut DiGraph<ObjIdx, ()>, l: ObjIdx| *node.entry(l).or_insert_with(|| g.add_node(l));
+    for d in deps {
+        let to = node_of(&mut graph, d.lock);
+        for &(h, _) in &d.held {
+            let from = node_of(&mut graph, h);
+            graph.add_edge(from, to, ());
+        }
+    }
+    let mut scc_of: HashMap<ObjIdx, usize> = HashMap::new();
+    for (c, members) in tarjan_scc(&graph).into_iter().enumerate() {
+        if members.len() > 1 {
+            for m in members {
+                scc_of.insert(graph[m], c);
+            }
+        }
+    }
+    // A dependency can lie on a pattern only if one of its held locks is in its acquired
+    // lock's component, and some other thread's dependency holds its acquired lock.
+    let mut threads_holding: HashMap<ObjIdx, Vec<crate::model::ThreadIdx>> = HashMap::new();
+    for d in deps {
+        for &(h, _) in &d.held {
+            let ts = threads_holding.entry(h).or_default();
+            if !ts.contains(&d.thread) {
+                ts.push(d.thread);
+            }
+        }
+    }
+    let mut component = vec![usize::MAX; deps.len()];
+    let mut holders: HashMap<ObjIdx, Vec<usize>> = HashMap::new();
+    for (i, d) in deps.iter().enumerate() {
+        let Some(&c) = scc_of.get(&d.lock) else { continue };
+        let in_scc = d.held.iter().any(|&(h, _)| scc_of.get(&h) == Some(&c));
+        let held_elsewhere = threads_holding.get(&d.lock).is_some_and(|ts| ts.iter().any(|&t| t != d.thread));
+        if in_scc && held_elsewhere {
+            component[i] = c;
+            for &(h, _) in &d.held {
+                holders.entry(h).or_default().push(i);
+            }
+        }
+    }
+    let mut search = Search {
+        deps,
+        holders,
+        component,
+        max_len,
+        max_patterns,
+        path: Vec::new(),
+        found: Vec::new(),
+        truncated: false,
+        stopped: false,
+    };
+    if max_len >= 2 {
+        for start in 0..deps.len() {
+            if search.component[start] == usize::MAX {
+                continue;
+            }
+            if search.stopped {
+                break;
+            }
+            search.path.push(start);
+            search.extend();
+            search.path.pop();
+        }
+    }
+    let mut patterns = search.found;
+    patterns.sort();
+    PatternSearch { patterns, truncated: search.truncated }
 }
