@@ -179,7 +179,23 @@ fn stats(args: &StatsArgs) -> Result<ExitCode> {
     ];
     let mut rows: Vec<[String; 8]> = Vec::with_capacity(traces.len());
     for trace in &traces {
-        rows.push(pending::stats_row(trace, &options)?);
+        let s = analyzer::analysis::trace_stats(trace, &options);
+        // A `+` marks a pattern count cut short by --max-cycles / --max-cycle-len.
+        let patterns = if s.patterns_truncated {
+            format!("{}+", s.patterns)
+        } else {
+            s.patterns.to_string()
+        };
+        rows.push([
+            s.source,
+            s.threads.to_string(),
+            s.locks.to_string(),
+            s.events.to_string(),
+            s.dependencies.to_string(),
+            patterns,
+            s.confirmed.to_string(),
+            format!("{:.1}", s.elapsed.as_secs_f64() * 1000.0),
+        ]);
     }
     output::write_stdout(format_table(&header, &rows).as_bytes())?;
     Ok(ExitCode::from(EXIT_OK))
