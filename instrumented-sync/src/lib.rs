@@ -1,1 +1,76 @@
 //! Drop-in instrumented replacements for `std::sync`.
+//!
+//! Change `use std::sync::{Mutex, …}` to `use instrumented_sync::{Mutex, …}`
+//! (and `std::thread` to [`instrumented_sync::thread`](thread)) and every lock
+//! acquisition, release, condvar wait, barrier wait, spawn and join is recorded
+//! with its source location. The recording goes to a trace file when
+//! `INSTRUMENTED_SYNC_TRACE=<dir>` is set (`<dir>/<program>-<pid>.istrace`, see
+//! `FORMAT.md`), or stays in memory; [`findings`] and
+//! [`assert_no_deadlock_risk`] analyze it in-process.
+//!
+//! Semantics are std's own: each type wraps its std counterpart, so blocking,
+//! fairness and poisoning behave exactly as without instrumentation.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use instrumented_sync::{Mutex, thread};
+//!
+//! let accounts = Arc::new(Mutex::new(vec![100, 50]).named("accounts"));
+//! let a = Arc::clone(&accounts);
+//! thread::spawn(move || a.lock().unwrap()[0] -= 10).join().unwrap();
+//! assert_eq!(accounts.lock().unwrap()[0], 90);
+//! instrumented_sync::assert_no_deadlock_risk();
+//! ```
+//!
+//! Every event is also emitted as a `tracing` event at TRACE level with target
+//! `instrumented_sync`.
+
+mod barrier;
+mod check;
+mod condvar;
+mod mutex;
+mod recorder;
+mod rwlock;
+pub mod thread;
+
+pub use barrier::{Barrier, BarrierWaitResult};
+pub use check::{DEADLOCK_KINDS, assert_no_deadlock_risk, findings};
+pub use condvar::Condvar;
+pub use mutex::{Mutex, MutexGuard};
+pub use recorder::{
+    DEFAULT_MEMORY_CAP, FileSink, MemorySink, Sink, dropped_events, flush, recorded, set_sink,
+    trace_path,
+};
+pub use rwlock::{RwLock, RwLockReadGuard, RwLockWriteGuard};
+// std's result and error types, so code matching on them compiles unchanged,
+// and the std::sync items that involve no locking.
+pub use std::sync::{
+    Arc, LockResult, Once, OnceLock, OnceState, PoisonError, TryLockError, TryLockResult,
+    WaitTimeoutResult, Weak,
+};
+
+mod sealed {
+    /// Keeps [`crate::Nameable`] implemented only by this crate's types.
+    pub trait Sealed {}
+}
+
+/// An instrumented object that can be given a name for reports.
+pub trait Nameable: sealed::Sealed {
+    /// Sets the name; see [`name`].
+    fn set_name(&self, name: &'static str);
+}
+
+/// Names an instrumented object, for example a `static` (whose `new` is `const`
+/// and so cannot be followed by [`Mutex::named`]). Name objects before first
+/// use; a later name is recorded as an updated description of the object.
+///
+/// ```
+/// use instrumented_sync::Mutex;
+///
+/// static ACCOUNTS: Mutex<Vec<u64>> = Mutex::new(Vec::new());
+/// instrumented_sync::name(&ACCOUNTS, "accounts");
+/// ACCOUNTS.lock().unwrap().push(1);
+/// ```
+pub fn name<L: Nameable + ?Sized>(object: &L, name: &'static str) {
+    object.set_name(name);
+}

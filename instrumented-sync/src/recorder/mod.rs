@@ -1,0 +1,102 @@
+//! The recorder: per-thread event buffers flushed to a [`Sink`].
+//!
+//! Hot path (an uncontended lock and unlock): the lock's own sequence counter,
+//! the thread-local buffer (behind a per-thread mutex that only a flush ever
+//! contends), and a thread-local site cache. Everything global (thread, object
+//! and site registration, writing to the sink) happens once per thread, object
+//! or site, or once per buffer-full of events.
+//!
+//! Ordering guarantee: a description record (`Site`, `Thread`, `Object`) is
+//! written to the sink before its id is handed out, so it precedes every
+//! `Events` batch that uses it; the batches of one thread are written in
+//! program order because a buffer stays locked while it is written out.
+
+mod local;
+mod output;
+mod sink;
+
+use std::panic::Location;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex as StdMutex, PoisonError};
+
+pub use sink::{DEFAULT_MEMORY_CAP, FileSink, MemorySink, Sink};
+use sync_trace::{ObjectId, ObjectKind, Op, ThreadId};
+
+pub(crate) use local::{enter_spawned_thread, leave_spawned_thread, record, this_thread};
+pub use output::{dropped_events, flush, recorded, set_sink, trace_path};
+
+/// The recorder's bookkeeping inside every instrumented object: its lazily
+/// assigned id, its sequence counter, its class (construction site) and name.
+pub(crate) struct ObjectMeta {
+    /// 0 until first use; published only after the `Object` record is written.
+    id: AtomicU64,
+    /// The per-object sequence counter, advanced while the object is held.
+    seq: AtomicU64,
+    class: &'static Location<'static>,
+    kind: ObjectKind,
+    name: StdMutex<Option<&'static str>>,
+}
+
+impl ObjectMeta {
+    /// Metadata for an object constructed at the caller's location.
+    #[track_caller]
+    pub(crate) const fn new(kind: ObjectKind) -> ObjectMeta {
+        ObjectMeta {
+            id: AtomicU64::new(0),
+            seq: AtomicU64::new(0),
+            class: Location::caller(),
+            kind,
+            name: StdMutex::new(None),
+        }
+    }
+
+    /// The object's id, registering it on first use.
+    #[inline]
+    pub(crate) fn id(&self) -> ObjectId {
+        match self.id.load(Ordering::Acquire) {
+            0 => output::register_object(self),
+            id => ObjectId(id),
+        }
+    }
+
+    /// The next sequence number (1-based). Called while the object is held, so
+    /// the numbers order the object's critical sections.
+    #[inline]
+    pub(crate) fn next_seq(&self) -> u64 {
+        self.seq.fetch_add(1, Ordering::Relaxed) + 1
+    }
+
+    /// The current sequence number, without advancing it.
+    pub(crate) fn current_seq(&self) -> u64 {
+        self.seq.load(Ordering::Relaxed)
+    }
+
+    /// Names the object; when it is already registered, its description is re-sent with the name.
+    pub(crate) fn set_name(&self, name: &'static str) {
+        *self.name.lock().unwrap_or_else(PoisonError::into_inner) = Some(name);
+        if self.id.load(Ordering::Acquire) != 0 {
+            output::describe_again(self);
+        }
+    }
+
+    fn name(&self) -> Option<&'static str> {
+        *self.name.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl std::fmt::Debug for ObjectMeta {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut d = f.debug_struct("ObjectMeta");
+        d.field("kind", &self.kind)
+            .field("class", &format_args!("{}", self.class));
+        if let Some(name) = self.name() {
+            d.field("name", &name);
+        }
+        d.finish()
+    }
+}
+
+/// Allocates a thread id for a thread about to be spawned and describes it.
+pub(crate) fn new_thread(name: Option<String>) -> ThreadId {
+    output::new_thread(name)
+}

@@ -1,0 +1,222 @@
+//! Where recorded batches go: a trace file, or memory.
+
+use std::fs::{self, File};
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Mutex, PoisonError};
+
+use sync_trace::Record;
+use sync_trace::codec::TraceWriter;
+
+/// Receives the records of a recording, in an order where every description
+/// (`Site`, `Thread`, `Object`) precedes the first `Events` batch using it.
+///
+/// The recorder calls `write` with its own internal lock held, so calls never
+/// overlap. A sink must not use instrumented primitives that it expects to be
+/// recorded: the recorder ignores events raised while it is writing.
+///
+/// ```
+/// use instrumented_sync::Sink;
+/// use sync_trace::Record;
+///
+/// struct CountingSink(std::sync::atomic::AtomicUsize);
+/// impl Sink for CountingSink {
+///     fn write(&self, records: &[Record]) {
+///         self.0.fetch_add(records.len(), std::sync::atomic::Ordering::Relaxed);
+///     }
+/// }
+/// instrumented_sync::set_sink(Box::new(CountingSink(Default::default())));
+/// # instrumented_sync::set_sink(Box::new(instrumented_sync::MemorySink::new()));
+/// ```
+pub trait Sink: Send + Sync {
+    /// Appends `records` to the recording.
+    fn write(&self, records: &[Record]);
+
+    /// Pushes buffered output to its destination (for example the file system).
+    fn flush(&self) {}
+
+    /// Whether the recording should be flushed periodically, because it
+    /// outlives the process (a file does; memory does not).
+    fn is_persistent(&self) -> bool {
+        false
+    }
+}
+
+/// The default cap of a [`MemorySink`], in events.
+pub const DEFAULT_MEMORY_CAP: u64 = 8 << 20;
+
+/// Keeps records in memory, up to a cap on the number of events; events
+/// beyond the cap are counted as dropped (descriptions are always kept).
+///
+/// ```
+/// use instrumented_sync::{MemorySink, Sink};
+/// use sync_trace::{Event, Op, Record, SiteId, ThreadId};
+///
+/// let sink = MemorySink::with_cap(1);
+/// let events = vec![Event { op: Op::Begin, site: SiteId(0) }, Event { op: Op::End, site: SiteId(0) }];
+/// sink.write(&[Record::Events { thread: ThreadId(0), events }]);
+/// assert_eq!(sink.dropped_events(), 1);
+/// assert_eq!(sink.records().len(), 1);
+/// ```
+#[derive(Debug)]
+pub struct MemorySink {
+    records: Mutex<Vec<Record>>,
+    kept: AtomicU64,
+    dropped: AtomicU64,
+    warned: AtomicBool,
+    cap: u64,
+}
+
+impl Default for MemorySink {
+    fn default() -> Self {
+        MemorySink::new()
+    }
+}
+
+impl MemorySink {
+    /// A sink keeping up to [`DEFAULT_MEMORY_CAP`] events.
+    pub fn new() -> MemorySink {
+        MemorySink::with_cap(DEFAULT_MEMORY_CAP)
+    }
+
+    /// A sink keeping up to `cap` events.
+    pub fn with_cap(cap: u64) -> MemorySink {
+        MemorySink {
+            records: Mutex::new(Vec::new()),
+            kept: AtomicU64::new(0),
+            dropped: AtomicU64::new(0),
+            warned: AtomicBool::new(false),
+            cap,
+        }
+    }
+
+    /// A copy of the records kept so far, in write order.
+    pub fn records(&self) -> Vec<Record> {
+        self.records
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// How many events were dropped because the cap was reached.
+    pub fn dropped_events(&self) -> u64 {
+        self.dropped.load(Ordering::Relaxed)
+    }
+
+    /// How many events are kept.
+    pub fn kept_events(&self) -> u64 {
+        self.kept.load(Ordering::Relaxed)
+    }
+}
+
+impl Sink for MemorySink {
+    fn write(&self, records: &[Record]) {
+        let mut kept = self.records.lock().unwrap_or_else(PoisonError::into_inner);
+        for record in records {
+            match record {
+                Record::Events { thread, events } => {
+                    let room = self.cap.saturating_sub(self.kept.load(Ordering::Relaxed));
+                    let take = (events.len() as u64).min(room) as usize;
+                    if take < events.len() {
+                        self.dropped
+                            .fetch_add((events.len() - take) as u64, Ordering::Relaxed);
+                        if !self.warned.swap(true, Ordering::Relaxed) {
+                            eprintln!(
+                                "instrumented-sync: the in-memory trace reached its cap of {} events; \
+                                 later events are dropped and in-process findings are incomplete",
+                                self.cap
+                            );
+                        }
+                    }
+                    if take > 0 {
+                        self.kept.fetch_add(take as u64, Ordering::Relaxed);
+                        kept.push(Record::Events {
+                            thread: *thread,
+                            events: events[..take].to_vec(),
+                        });
+                    }
+                }
+                other => kept.push(other.clone()),
+            }
+        }
+    }
+}
+
+/// Writes the native trace format (see `FORMAT.md`) to a file, one frame per
+/// record, each with a single `write` so a killed process leaves whole frames.
+///
+/// ```
+/// use instrumented_sync::{FileSink, Sink};
+/// use sync_trace::Record;
+///
+/// let dir = tempfile::tempdir().unwrap();
+/// let sink = FileSink::create(&dir.path().join("t.istrace")).unwrap();
+/// sink.write(&[Record::End]);
+/// ```
+pub struct FileSink {
+    path: PathBuf,
+    writer: Mutex<Option<TraceWriter<File>>>,
+}
+
+impl FileSink {
+    /// Creates (or truncates) `path`, creating its directory, and writes the header.
+    pub fn create(path: &Path) -> io::Result<FileSink> {
+        let annotate = |e: io::Error| io::Error::new(e.kind(), format!("{}: {e}", path.display()));
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            fs::create_dir_all(dir).map_err(annotate)?;
+        }
+        let file = File::create(path).map_err(annotate)?;
+        let writer = TraceWriter::new(file).map_err(annotate)?;
+        Ok(FileSink {
+            path: path.to_owned(),
+            writer: Mutex::new(Some(writer)),
+        })
+    }
+
+    /// The file written.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl std::fmt::Debug for FileSink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FileSink")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Sink for FileSink {
+    fn write(&self, records: &[Record]) {
+        let mut writer = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
+        let Some(w) = writer.as_mut() else { return };
+        for record in records {
+            if let Err(e) = w.write(record) {
+                // A broken trace file must not break the program: say so once and stop writing.
+                eprintln!(
+                    "instrumented-sync: {}: cannot write the trace, recording stops: {e}",
+                    self.path.display()
+                );
+                *writer = None;
+                return;
+            }
+        }
+    }
+
+    fn flush(&self) {
+        if let Some(w) = self
+            .writer
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .as_mut()
+        {
+            let _ = w.flush();
+        }
+    }
+
+    fn is_persistent(&self) -> bool {
+        true
+    }
+}

@@ -1,0 +1,275 @@
+//! [`RwLock`]: `std::sync::RwLock` that records its acquisitions and releases.
+
+use std::fmt;
+use std::ops::{Deref, DerefMut};
+use std::panic::Location;
+use std::sync::{self as std_sync, LockResult, PoisonError, TryLockError, TryLockResult};
+
+use sync_trace::{Attempt, Mode, ObjectId, ObjectKind, Op};
+
+use crate::recorder::{ObjectMeta, record};
+
+/// A reader-writer lock: `std::sync::RwLock` plus recording. Reads are
+/// recorded in [`Mode::Read`], writes in [`Mode::Write`].
+///
+/// ```
+/// use instrumented_sync::RwLock;
+///
+/// static CONFIG: RwLock<Vec<u8>> = RwLock::new(Vec::new());
+/// CONFIG.write().unwrap().push(1);
+/// let (a, b) = (CONFIG.read().unwrap(), CONFIG.read().unwrap());
+/// assert_eq!(a.len() + b.len(), 2);
+/// ```
+pub struct RwLock<T: ?Sized> {
+    meta: ObjectMeta,
+    inner: std_sync::RwLock<T>,
+}
+
+/// Holds an [`RwLock`] for reading; records the release when dropped.
+///
+/// ```
+/// let lock = instrumented_sync::RwLock::new(5);
+/// let guard = lock.read().unwrap();
+/// assert_eq!(format!("{guard} {guard:?}"), "5 5");
+/// ```
+#[must_use = "if unused the RwLock will immediately unlock"]
+pub struct RwLockReadGuard<'a, T: ?Sized + 'a> {
+    inner: std_sync::RwLockReadGuard<'a, T>,
+    meta: &'a ObjectMeta,
+    lock: ObjectId,
+    site: &'static Location<'static>,
+}
+
+/// Holds an [`RwLock`] for writing; records the release when dropped.
+///
+/// ```
+/// let lock = instrumented_sync::RwLock::new(5);
+/// *lock.write().unwrap() += 1;
+/// assert_eq!(*lock.read().unwrap(), 6);
+/// ```
+#[must_use = "if unused the RwLock will immediately unlock"]
+pub struct RwLockWriteGuard<'a, T: ?Sized + 'a> {
+    inner: std_sync::RwLockWriteGuard<'a, T>,
+    meta: &'a ObjectMeta,
+    lock: ObjectId,
+    site: &'static Location<'static>,
+}
+
+impl<T> RwLock<T> {
+    /// A new unlocked lock; its class is the caller's location.
+    #[track_caller]
+    pub const fn new(value: T) -> RwLock<T> {
+        RwLock {
+            meta: ObjectMeta::new(ObjectKind::RwLock),
+            inner: std_sync::RwLock::new(value),
+        }
+    }
+
+    /// Gives the lock a name for reports.
+    pub fn named(self, name: &'static str) -> RwLock<T> {
+        self.meta.set_name(name);
+        self
+    }
+
+    /// Consumes the lock, returning the value (an error if it is poisoned).
+    pub fn into_inner(self) -> LockResult<T> {
+        self.inner.into_inner()
+    }
+}
+
+/// What `read`/`write` and their `try_` forms share: recording around std's call.
+macro_rules! acquire {
+    ($self:ident, $std_call:ident, $guard:ident, $mode:expr, blocking) => {{
+        let site = Location::caller();
+        let lock = $self.meta.id();
+        record(Op::Request { lock, mode: $mode }, site);
+        let result = $self.inner.$std_call();
+        let seq = $self.meta.next_seq();
+        record(
+            Op::Acquire {
+                lock,
+                mode: $mode,
+                attempt: Attempt::Blocking,
+                seq,
+            },
+            site,
+        );
+        let meta = &$self.meta;
+        match result {
+            Ok(inner) => Ok($guard {
+                inner,
+                meta,
+                lock,
+                site,
+            }),
+            Err(e) => Err(PoisonError::new($guard {
+                inner: e.into_inner(),
+                meta,
+                lock,
+                site,
+            })),
+        }
+    }};
+    ($self:ident, $std_call:ident, $guard:ident, $mode:expr, try) => {{
+        let site = Location::caller();
+        let lock = $self.meta.id();
+        let (inner, poisoned) = match $self.inner.$std_call() {
+            Ok(g) => (g, false),
+            Err(TryLockError::Poisoned(e)) => (e.into_inner(), true),
+            Err(TryLockError::WouldBlock) => {
+                record(Op::TryFailed { lock, mode: $mode }, site);
+                return Err(TryLockError::WouldBlock);
+            }
+        };
+        let seq = $self.meta.next_seq();
+        record(
+            Op::Acquire {
+                lock,
+                mode: $mode,
+                attempt: Attempt::Try,
+                seq,
+            },
+            site,
+        );
+        let guard = $guard {
+            inner,
+            meta: &$self.meta,
+            lock,
+            site,
+        };
+        if poisoned {
+            Err(TryLockError::Poisoned(PoisonError::new(guard)))
+        } else {
+            Ok(guard)
+        }
+    }};
+}
+
+impl<T: ?Sized> RwLock<T> {
+    /// Blocks until the lock is held for reading. Records `Request` then `Acquire`.
+    ///
+    /// # Errors
+    /// If the lock is poisoned; the guard is still in the error.
+    #[track_caller]
+    pub fn read(&self) -> LockResult<RwLockReadGuard<'_, T>> {
+        acquire!(self, read, RwLockReadGuard, Mode::Read, blocking)
+    }
+
+    /// Blocks until the lock is held for writing. Records `Request` then `Acquire`.
+    ///
+    /// # Errors
+    /// If the lock is poisoned; the guard is still in the error.
+    #[track_caller]
+    pub fn write(&self) -> LockResult<RwLockWriteGuard<'_, T>> {
+        acquire!(self, write, RwLockWriteGuard, Mode::Write, blocking)
+    }
+
+    /// Takes the lock for reading if no writer holds it.
+    ///
+    /// # Errors
+    /// [`TryLockError::WouldBlock`] or [`TryLockError::Poisoned`], as std.
+    #[track_caller]
+    pub fn try_read(&self) -> TryLockResult<RwLockReadGuard<'_, T>> {
+        acquire!(self, try_read, RwLockReadGuard, Mode::Read, try)
+    }
+
+    /// Takes the lock for writing if nobody holds it.
+    ///
+    /// # Errors
+    /// [`TryLockError::WouldBlock`] or [`TryLockError::Poisoned`], as std.
+    #[track_caller]
+    pub fn try_write(&self) -> TryLockResult<RwLockWriteGuard<'_, T>> {
+        acquire!(self, try_write, RwLockWriteGuard, Mode::Write, try)
+    }
+
+    /// Whether a thread panicked while holding the lock for writing.
+    pub fn is_poisoned(&self) -> bool {
+        self.inner.is_poisoned()
+    }
+
+    /// Clears the poisoned state.
+    pub fn clear_poison(&self) {
+        self.inner.clear_poison();
+    }
+
+    /// A mutable reference to the value; no locking is needed (nor recorded).
+    pub fn get_mut(&mut self) -> LockResult<&mut T> {
+        self.inner.get_mut()
+    }
+}
+
+macro_rules! guard_impls {
+    ($guard:ident, $mode:expr) => {
+        impl<T: ?Sized> Drop for $guard<'_, T> {
+            fn drop(&mut self) {
+                // Readers share the counter: fetch_add keeps their numbers distinct.
+                let seq = self.meta.next_seq();
+                record(
+                    Op::Release {
+                        lock: self.lock,
+                        mode: $mode,
+                        seq,
+                    },
+                    self.site,
+                );
+            }
+        }
+
+        impl<T: ?Sized> Deref for $guard<'_, T> {
+            type Target = T;
+
+            fn deref(&self) -> &T {
+                &self.inner
+            }
+        }
+
+        impl<T: ?Sized + fmt::Debug> fmt::Debug for $guard<'_, T> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                fmt::Debug::fmt(&**self, f)
+            }
+        }
+
+        impl<T: ?Sized + fmt::Display> fmt::Display for $guard<'_, T> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                fmt::Display::fmt(&**self, f)
+            }
+        }
+    };
+}
+
+guard_impls!(RwLockReadGuard, Mode::Read);
+guard_impls!(RwLockWriteGuard, Mode::Write);
+
+impl<T: ?Sized> DerefMut for RwLockWriteGuard<'_, T> {
+    fn deref_mut(&mut self) -> &mut T {
+        &mut self.inner
+    }
+}
+
+impl<T: ?Sized + fmt::Debug> fmt::Debug for RwLock<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.inner, f)
+    }
+}
+
+impl<T: Default> Default for RwLock<T> {
+    #[track_caller]
+    fn default() -> RwLock<T> {
+        RwLock::new(T::default())
+    }
+}
+
+impl<T> From<T> for RwLock<T> {
+    #[track_caller]
+    fn from(value: T) -> RwLock<T> {
+        RwLock::new(value)
+    }
+}
+
+impl<T: ?Sized> crate::sealed::Sealed for RwLock<T> {}
+
+impl<T: ?Sized> crate::Nameable for RwLock<T> {
+    fn set_name(&self, name: &'static str) {
+        self.meta.set_name(name);
+    }
+}
