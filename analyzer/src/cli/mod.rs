@@ -2,7 +2,6 @@
 
 pub mod args;
 pub mod output;
-mod pending;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -152,15 +151,35 @@ fn emit(path: Option<&Path>, bytes: &[u8]) -> Result<()> {
 fn convert(args: &ConvertArgs) -> Result<ExitCode> {
     let trace = load_path(&args.input, &load_options(&args.load))?;
     let to = args.to.into();
+    let mut report = None;
     output::write_atomically(&args.output, |out| {
-        pending::write_trace(&trace, to, out).with_context(|| {
-            format!(
-                "{}: cannot convert {}",
-                args.output.display(),
-                args.input.display()
-            )
-        })
+        let written =
+            analyzer::trace::convert::write_trace(&trace, to, out).with_context(|| {
+                format!(
+                    "{}: cannot convert {}",
+                    args.output.display(),
+                    args.input.display()
+                )
+            })?;
+        report = Some(written);
+        Ok(())
     })?;
+    let dropped = report.map(|r| r.dropped).unwrap_or_default();
+    if !dropped.is_empty() {
+        // Not an error: the target format cannot express these events; say which.
+        let parts: Vec<String> = dropped
+            .iter()
+            .map(|(kind, n)| format!("{n} {kind}"))
+            .collect();
+        eprintln!(
+            "analyzer: note: {}: left out events the format cannot express: {}",
+            args.output.display(),
+            parts.join(", ")
+        );
+    }
+    for warning in &trace.warnings {
+        eprintln!("analyzer: warning: {warning}");
+    }
     Ok(ExitCode::from(EXIT_OK))
 }
 
