@@ -502,3 +502,31 @@ fn stats_count_the_trace() {
     assert_eq!((stats.threads, stats.locks, stats.events), (2, 2, 12));
     assert_eq!(stats.dependencies, 2);
 }
+
+#[test]
+fn graph_view_is_sorted_and_carries_witnesses() {
+    let trace = Script::new("two.trace")
+        .nest("T1", "B", "A", 10)
+        .nest("T2", "A", "C", 20)
+        .finish();
+    let analysis = analyze(&[trace], &options());
+    let ids: Vec<&str> = analysis.graph.nodes.iter().map(|n| n.id.as_str()).collect();
+    assert_eq!(ids, vec!["lock_A", "lock_B", "lock_C"]);
+    let edges: Vec<(usize, usize)> = analysis
+        .graph
+        .edges
+        .iter()
+        .map(|e| (e.from, e.to))
+        .collect();
+    assert_eq!(edges, vec![(0, 2), (1, 0)]);
+    let w = &analysis.graph.edges[1].witnesses[0];
+    assert_eq!(
+        (
+            w.thread.as_str(),
+            w.held_at.display.as_str(),
+            w.acquired_at.display.as_str()
+        ),
+        ("T1", "src/bank.rs:10", "src/bank.rs:11")
+    );
+    assert_eq!(w.trace, "two.trace");
+}

@@ -51,9 +51,35 @@ pub fn elementary_cycles(
         }
     }
 
+    // Strongly connected components bound both the starts worth trying and each BFS.
+    let mut component = vec![usize::MAX; n];
+    let mut scc_graph: petgraph::Graph<(), ()> = petgraph::Graph::with_capacity(n, 0);
+    let ix: Vec<_> = (0..n).map(|_| scc_graph.add_node(())).collect();
+    for (v, ws) in succ.iter().enumerate() {
+        for &w in ws {
+            scc_graph.add_edge(ix[v], ix[w], ());
+        }
+    }
+    let mut cyclic_component = Vec::new();
+    for (c, members) in petgraph::algo::tarjan_scc(&scc_graph)
+        .into_iter()
+        .enumerate()
+    {
+        let v0 = members[0].index();
+        cyclic_component.push(members.len() > 1 || succ[v0].contains(&v0));
+        for m in members {
+            component[m.index()] = c;
+        }
+    }
+
     let mut on_path = vec![false; n];
+    let mut dist = vec![usize::MAX; n];
+    let mut touched = Vec::new();
     'starts: for s in 0..n {
-        let dist = distances_to(s, &pred);
+        if !cyclic_component[component[s]] {
+            continue;
+        }
+        distances_to(s, &pred, &component, &mut dist, &mut touched);
         if dist[s] == usize::MAX {
             continue;
         }
@@ -102,17 +128,24 @@ pub fn elementary_cycles(
     search
 }
 
-/// Shortest distance (in edges) from each node ≥ `s` to `s`, through nodes ≥ `s` only;
-/// `usize::MAX` when there is no such path. `dist[s]` is the length of the shortest
-/// cycle through `s` (MAX when none).
-fn distances_to(s: usize, pred: &[Vec<usize>]) -> Vec<usize> {
-    let n = pred.len();
-    let mut dist = vec![usize::MAX; n];
+/// Fills `dist` with the shortest distance (in edges) from each node ≥ `s` to `s`, through
+/// nodes ≥ `s` of the component of `s` only; `usize::MAX` when there is no such path.
+/// `dist[s]` is the length of the shortest cycle through `s` (MAX when none). `touched`
+/// lists the entries set by the previous call, so the buffer is reset in time proportional
+/// to the component rather than to the whole graph.
+fn distances_to(
+    s: usize,
+    pred: &[Vec<usize>],
+    component: &[usize],
+    dist: &mut [usize],
+    touched: &mut Vec<usize>,
+) {
+    for v in touched.drain(..) {
+        dist[v] = usize::MAX;
+    }
     let mut queue = VecDeque::new();
     let mut cycle_len = usize::MAX;
-    // BFS backwards from s; dist[s] is filled in separately as the shortest cycle.
-    let mut seen = vec![false; n];
-    seen[s] = true;
+    // BFS backwards from s; dist[s] is filled in at the end as the shortest cycle.
     queue.push_back((s, 0usize));
     while let Some((v, d)) = queue.pop_front() {
         for &u in &pred[v] {
@@ -120,16 +153,16 @@ fn distances_to(s: usize, pred: &[Vec<usize>]) -> Vec<usize> {
                 cycle_len = cycle_len.min(d + 1);
                 continue;
             }
-            if u < s || seen[u] {
+            if u < s || dist[u] != usize::MAX || component[u] != component[s] {
                 continue;
             }
-            seen[u] = true;
             dist[u] = d + 1;
+            touched.push(u);
             queue.push_back((u, d + 1));
         }
     }
     dist[s] = cycle_len;
-    dist
+    touched.push(s);
 }
 
 #[cfg(test)]
@@ -227,5 +260,16 @@ mod tests {
         let short = elementary_cycles(&succ, 2, 100);
         assert_eq!(short.cycles, vec![vec![0, 1]]);
         assert!(short.length_limited);
+    }
+
+    #[test]
+    fn long_ring_is_cut_by_the_length_bound() {
+        let n = 1000;
+        let succ: Vec<Vec<usize>> = (0..n).map(|v| vec![(v + 1) % n]).collect();
+        let cut = elementary_cycles(&succ, 8, 100);
+        assert!(cut.cycles.is_empty() && cut.length_limited);
+        let full = elementary_cycles(&succ, n, 100);
+        assert_eq!(full.cycles, vec![(0..n).collect::<Vec<_>>()]);
+        assert!(!full.length_limited);
     }
 }
