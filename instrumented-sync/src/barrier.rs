@@ -29,7 +29,7 @@ use crate::recorder::{ObjectMeta, record};
 /// assert_eq!(leaders, 1);
 /// ```
 pub struct Barrier {
-    meta: ObjectMeta,
+    pub(crate) meta: ObjectMeta,
     state: std_sync::Mutex<BarrierState>,
     all_arrived: std_sync::Condvar,
     n: usize,

@@ -32,7 +32,7 @@ use crate::recorder::{ObjectMeta, record};
 /// t.join().unwrap();
 /// ```
 pub struct Condvar {
-    meta: ObjectMeta,
+    pub(crate) meta: ObjectMeta,
     inner: std_sync::Condvar,
 }
 

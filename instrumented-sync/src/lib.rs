@@ -33,6 +33,9 @@ mod recorder;
 mod rwlock;
 pub mod thread;
 
+#[cfg(test)]
+mod tests;
+
 pub use barrier::{Barrier, BarrierWaitResult};
 pub use check::{DEADLOCK_KINDS, assert_no_deadlock_risk, findings};
 pub use condvar::Condvar;

@@ -21,7 +21,7 @@ use crate::recorder::{ObjectMeta, record};
 /// assert_eq!(a.len() + b.len(), 2);
 /// ```
 pub struct RwLock<T: ?Sized> {
-    meta: ObjectMeta,
+    pub(crate) meta: ObjectMeta,
     inner: std_sync::RwLock<T>,
 }
 

@@ -20,9 +20,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex as StdMutex, PoisonError};
 
 pub use sink::{DEFAULT_MEMORY_CAP, FileSink, MemorySink, Sink};
-use sync_trace::{ObjectId, ObjectKind, Op, ThreadId};
+use sync_trace::{ObjectId, ObjectKind, ThreadId};
 
-pub(crate) use local::{enter_spawned_thread, leave_spawned_thread, record, this_thread};
+pub(crate) use local::{
+    BUFFER_CAPACITY, enter_spawned_thread, leave_spawned_thread, record, this_thread,
+};
 pub use output::{dropped_events, flush, recorded, set_sink, trace_path};
 
 /// The recorder's bookkeeping inside every instrumented object: its lazily

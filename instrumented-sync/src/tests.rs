@@ -1,0 +1,640 @@
+//! Unit tests of the recorded event sequences.
+//!
+//! Tests share one process-wide recording, so each scenario runs in its own
+//! spawned thread and only that thread's events (and its own objects) are checked.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use sync_trace::{Attempt, Mode, ObjectId, ObjectKind, Op, Record, ThreadId};
+
+use crate::recorder::this_thread;
+use crate::{Barrier, Condvar, Mutex, RwLock, TryLockError, recorded, thread};
+
+/// The ops `thread` recorded, in program order.
+fn ops_of(records: &[Record], thread: ThreadId) -> Vec<Op> {
+    records
+        .iter()
+        .filter_map(|r| match r {
+            Record::Events { thread: t, events } if *t == thread => {
+                Some(events.iter().map(|e| e.op))
+            }
+            _ => None,
+        })
+        .flatten()
+        .collect()
+}
+
+/// Runs `f` in a fresh recorded thread; returns its id, its ops and the whole recording.
+fn run<F: FnOnce() + Send + 'static>(f: F) -> (ThreadId, Vec<Op>, Vec<Record>) {
+    let id = thread::spawn(move || {
+        f();
+        this_thread()
+    })
+    .join()
+    .unwrap();
+    let records = recorded();
+    (id, ops_of(&records, id), records)
+}
+
+/// Ops touching `lock` (Request/Acquire/TryFailed/Release), without seq numbers.
+fn lock_ops(ops: &[Op], lock: ObjectId) -> Vec<(&'static str, Mode)> {
+    ops.iter()
+        .filter_map(|op| match *op {
+            Op::Request { lock: l, mode } if l == lock => Some(("request", mode)),
+            Op::Acquire {
+                lock: l,
+                mode,
+                attempt: Attempt::Blocking,
+                ..
+            } if l == lock => Some(("acquire", mode)),
+            Op::Acquire {
+                lock: l,
+                mode,
+                attempt: Attempt::Try,
+                ..
+            } if l == lock => Some(("try-acquire", mode)),
+            Op::TryFailed { lock: l, mode } if l == lock => Some(("try-failed", mode)),
+            Op::Release { lock: l, mode, .. } if l == lock => Some(("release", mode)),
+            _ => None,
+        })
+        .collect()
+}
+
+fn seqs(ops: &[Op], lock: ObjectId) -> Vec<u64> {
+    ops.iter()
+        .filter_map(|op| match *op {
+            Op::Acquire { lock: l, seq, .. } | Op::Release { lock: l, seq, .. } if l == lock => {
+                Some(seq)
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn lock_records_request_acquire_release_between_begin_and_end() {
+    let m = Arc::new(Mutex::new(0));
+    let m2 = Arc::clone(&m);
+    let (_, ops, _) = run(move || *m2.lock().unwrap() += 1);
+    let id = m.meta.id();
+    assert_eq!(ops.first(), Some(&Op::Begin));
+    assert_eq!(ops.last(), Some(&Op::End));
+    assert_eq!(
+        lock_ops(&ops, id),
+        [
+            ("request", Mode::Write),
+            ("acquire", Mode::Write),
+            ("release", Mode::Write)
+        ]
+    );
+    assert_eq!(seqs(&ops, id), [1, 2]);
+}
+
+#[test]
+fn try_lock_records_try_failed_and_try_acquire() {
+    let m = Arc::new(Mutex::new(()));
+    let m2 = Arc::clone(&m);
+    let (_, ops, _) = run(move || {
+        let held = m2.lock().unwrap();
+        assert!(matches!(m2.try_lock(), Err(TryLockError::WouldBlock)));
+        drop(held);
+        drop(m2.try_lock().unwrap());
+    });
+    let expected = [
+        ("request", Mode::Write),
+        ("acquire", Mode::Write),
+        ("try-failed", Mode::Write),
+        ("release", Mode::Write),
+        ("try-acquire", Mode::Write),
+        ("release", Mode::Write),
+    ];
+    assert_eq!(lock_ops(&ops, m.meta.id()), expected);
+}
+
+#[test]
+fn guards_dropped_out_of_order_release_in_drop_order() {
+    let (a, b) = (Arc::new(Mutex::new(1)), Arc::new(Mutex::new(2)));
+    let (a2, b2) = (Arc::clone(&a), Arc::clone(&b));
+    let (_, ops, _) = run(move || {
+        let ga = a2.lock().unwrap();
+        let gb = b2.lock().unwrap();
+        drop(ga);
+        drop(gb);
+    });
+    let (ia, ib) = (a.meta.id(), b.meta.id());
+    let releases: Vec<ObjectId> = ops
+        .iter()
+        .filter_map(|op| {
+            if let Op::Release { lock, .. } = op {
+                Some(*lock)
+            } else {
+                None
+            }
+        })
+        .collect();
+    assert_eq!(releases, [ia, ib]);
+}
+
+#[test]
+fn rwlock_readers_share_the_counter_and_record_read_mode() {
+    let l = Arc::new(RwLock::new(5));
+    let l2 = Arc::clone(&l);
+    let (_, ops, _) = run(move || {
+        let r1 = l2.read().unwrap();
+        let r2 = l2.try_read().unwrap();
+        assert!(matches!(l2.try_write(), Err(TryLockError::WouldBlock)));
+        drop((r1, r2));
+        *l2.write().unwrap() += 1;
+    });
+    let id = l.meta.id();
+    let expected = [
+        ("request", Mode::Read),
+        ("acquire", Mode::Read),
+        ("try-acquire", Mode::Read),
+        ("try-failed", Mode::Write),
+        ("release", Mode::Read),
+        ("release", Mode::Read),
+        ("request", Mode::Write),
+        ("acquire", Mode::Write),
+        ("release", Mode::Write),
+    ];
+    assert_eq!(lock_ops(&ops, id), expected);
+    assert_eq!(seqs(&ops, id), [1, 2, 3, 4, 5, 6]);
+}
+
+#[test]
+fn condvar_wait_records_wait_release_wake_acquire_and_notify() {
+    let pair = Arc::new((Mutex::new(false), Condvar::new()));
+    let waiter_pair = Arc::clone(&pair);
+    let waiter = thread::spawn(move || {
+        let (m, cv) = &*waiter_pair;
+        let guard = cv.wait_while(m.lock().unwrap(), |ready| !*ready).unwrap();
+        drop(guard);
+        this_thread()
+    });
+    let notifier_pair = Arc::clone(&pair);
+    let (_, notifier_ops, _) = run(move || {
+        let (m, cv) = &*notifier_pair;
+        // Give the waiter time to block, so the wait path is usually exercised.
+        thread::sleep(Duration::from_millis(20));
+        *m.lock().unwrap() = true;
+        cv.notify_all();
+    });
+    let waiter_id = waiter.join().unwrap();
+    let ops = ops_of(&recorded(), waiter_id);
+    let (lock, condvar) = (pair.0.meta.id(), pair.1.meta.id());
+    assert!(
+        notifier_ops.contains(&Op::Notify {
+            condvar,
+            all: true,
+            seq: 1
+        }),
+        "{notifier_ops:?}"
+    );
+    let waits = ops
+        .iter()
+        .filter(|op| matches!(op, Op::CondWait { .. }))
+        .count();
+    // Each wait: CondWait, Release(lock), CondWake, Acquire(lock), in that order.
+    for (i, op) in ops.iter().enumerate() {
+        if let Op::CondWait {
+            condvar: c,
+            lock: l,
+            timed,
+        } = *op
+        {
+            assert_eq!((c, l, timed), (condvar, lock, false));
+            assert!(matches!(ops[i + 1], Op::Release { lock: l2, .. } if l2 == lock));
+            assert!(
+                matches!(ops[i + 2], Op::CondWake { condvar: c2, timed_out: false, .. } if c2 == condvar)
+            );
+            assert!(
+                matches!(ops[i + 3], Op::Acquire { lock: l3, attempt: Attempt::Blocking, .. } if l3 == lock)
+            );
+        }
+    }
+    if waits > 0 {
+        let last_wake = ops.iter().rev().find_map(|op| match op {
+            Op::CondWake { notified_seen, .. } => Some(*notified_seen),
+            _ => None,
+        });
+        assert_eq!(
+            last_wake,
+            Some(1),
+            "the final wake saw the one notification"
+        );
+    }
+    // Per-lock seq numbers stay consecutive across the waits.
+    let all = [ops.clone(), notifier_ops].concat();
+    let mut s = seqs(&all, lock);
+    s.sort_unstable();
+    assert_eq!(s, (1..=s.len() as u64).collect::<Vec<_>>());
+}
+
+#[test]
+fn condvar_wait_timeout_records_timed_wait_and_timeout() {
+    let pair = Arc::new((Mutex::new(()), Condvar::new()));
+    let p2 = Arc::clone(&pair);
+    let (_, ops, _) = run(move || {
+        let (m, cv) = &*p2;
+        let (g, r) = cv
+            .wait_timeout(m.lock().unwrap(), Duration::from_millis(5))
+            .unwrap();
+        assert!(r.timed_out());
+        let (g, r) = cv
+            .wait_timeout_while(g, Duration::from_millis(5), |_| true)
+            .unwrap();
+        assert!(r.timed_out());
+        let (_g, r) = cv
+            .wait_timeout_while(g, Duration::from_millis(5), |_| false)
+            .unwrap();
+        assert!(!r.timed_out());
+    });
+    let condvar = pair.1.meta.id();
+    assert!(ops.contains(&Op::CondWait {
+        condvar,
+        lock: pair.0.meta.id(),
+        timed: true
+    }));
+    assert!(ops.iter().any(|op| matches!(
+        op,
+        Op::CondWake {
+            timed_out: true,
+            ..
+        }
+    )));
+}
+
+#[test]
+fn barrier_records_generations() {
+    let barrier = Arc::new(Barrier::new(2));
+    let b2 = Arc::clone(&barrier);
+    let other = thread::spawn(move || {
+        let leaders = usize::from(b2.wait().is_leader()) + usize::from(b2.wait().is_leader());
+        (this_thread(), leaders)
+    });
+    let b3 = Arc::clone(&barrier);
+    let (me, ops, _) = run(move || {
+        b3.wait();
+        b3.wait();
+    });
+    let (other_id, _) = other.join().unwrap();
+    let id = barrier.meta.id();
+    let barrier_ops = |ops: &[Op]| -> Vec<Op> {
+        ops.iter()
+            .copied()
+            .filter(|op| matches!(op, Op::BarrierArrive { .. } | Op::BarrierDepart { .. }))
+            .collect()
+    };
+    let expected = [
+        Op::BarrierArrive {
+            barrier: id,
+            generation: 0,
+        },
+        Op::BarrierDepart {
+            barrier: id,
+            generation: 0,
+        },
+        Op::BarrierArrive {
+            barrier: id,
+            generation: 1,
+        },
+        Op::BarrierDepart {
+            barrier: id,
+            generation: 1,
+        },
+    ];
+    assert_eq!(barrier_ops(&ops), expected);
+    assert_eq!(barrier_ops(&ops_of(&recorded(), other_id)), expected);
+    assert_ne!(me, other_id);
+}
+
+#[test]
+fn spawn_and_join_record_fork_begin_end_join_and_names() {
+    let (parent, ops, records) = run(|| {
+        let h = thread::Builder::new()
+            .name("named-child".into())
+            .spawn(|| this_thread())
+            .unwrap();
+        let child = h.join().unwrap();
+        let panicking = thread::spawn(|| -> ThreadId { panic!("child panics on purpose") });
+        assert!(panicking.join().is_err());
+        let _ = child;
+    });
+    let forks: Vec<ThreadId> = ops
+        .iter()
+        .filter_map(|op| {
+            if let Op::Fork { child } = op {
+                Some(*child)
+            } else {
+                None
+            }
+        })
+        .collect();
+    let joins: Vec<ThreadId> = ops
+        .iter()
+        .filter_map(|op| {
+            if let Op::Join { child } = op {
+                Some(*child)
+            } else {
+                None
+            }
+        })
+        .collect();
+    assert_eq!(forks.len(), 2);
+    assert_eq!(forks, joins);
+    let names: BTreeMap<ThreadId, Option<String>> = records
+        .iter()
+        .filter_map(|r| {
+            if let Record::Thread(t) = r {
+                Some((t.id, t.name.clone()))
+            } else {
+                None
+            }
+        })
+        .collect();
+    assert_eq!(names[&forks[0]].as_deref(), Some("named-child"));
+    for child in forks {
+        let child_ops = ops_of(&records, child);
+        assert_eq!(child_ops.first(), Some(&Op::Begin), "child {child:?}");
+        assert_eq!(
+            child_ops.last(),
+            Some(&Op::End),
+            "child {child:?} ends even when it panics"
+        );
+        assert_ne!(child, parent);
+    }
+}
+
+#[test]
+fn scoped_threads_fork_and_join() {
+    let m = Arc::new(Mutex::new(0));
+    let m2 = Arc::clone(&m);
+    let (_, ops, records) = run(move || {
+        thread::scope(|s| {
+            let explicit = s.spawn(|| *m2.lock().unwrap() += 1);
+            s.spawn(|| *m2.lock().unwrap() += 1);
+            explicit.join().unwrap();
+        });
+    });
+    assert_eq!(*m.lock().unwrap(), 2);
+    let forks: BTreeSet<ThreadId> = ops
+        .iter()
+        .filter_map(|op| {
+            if let Op::Fork { child } = op {
+                Some(*child)
+            } else {
+                None
+            }
+        })
+        .collect();
+    let joins: BTreeSet<ThreadId> = ops
+        .iter()
+        .filter_map(|op| {
+            if let Op::Join { child } = op {
+                Some(*child)
+            } else {
+                None
+            }
+        })
+        .collect();
+    assert_eq!(forks.len(), 2);
+    assert_eq!(
+        forks, joins,
+        "the implicit join at the end of the scope is recorded"
+    );
+    for child in forks {
+        assert_eq!(lock_ops(&ops_of(&records, child), m.meta.id()).len(), 3);
+    }
+}
+
+#[test]
+fn a_panicking_holder_poisons_like_std() {
+    let m = Arc::new(Mutex::new(7));
+    let m2 = Arc::clone(&m);
+    let h = thread::spawn(move || {
+        let _g = m2.lock().unwrap();
+        panic!("poison it");
+    });
+    assert!(h.join().is_err());
+    assert!(m.is_poisoned());
+    let err = m.lock().unwrap_err();
+    assert_eq!(**err.get_ref(), 7);
+    drop(err);
+    assert!(matches!(m.try_lock(), Err(TryLockError::Poisoned(_))));
+    m.clear_poison();
+    assert!(!m.is_poisoned());
+    let m3 = Arc::new(Mutex::new(1));
+    let m4 = Arc::clone(&m3);
+    let (_, ops, _) = run(move || {
+        let _g = m4.lock().unwrap();
+        let inner = thread::spawn(|| panic!("unrelated"));
+        assert!(inner.join().is_err());
+    });
+    assert_eq!(lock_ops(&ops, m3.meta.id()).len(), 3);
+    let rw = Arc::new(RwLock::new(1));
+    let rw2 = Arc::clone(&rw);
+    let _ = thread::spawn(move || {
+        let _g = rw2.write().unwrap();
+        panic!("poison the rwlock");
+    })
+    .join();
+    assert!(rw.is_poisoned());
+    assert_eq!(
+        Arc::try_unwrap(rw)
+            .unwrap()
+            .into_inner()
+            .unwrap_err()
+            .into_inner(),
+        1
+    );
+}
+
+#[test]
+fn the_unwinding_release_is_recorded() {
+    let m = Arc::new(Mutex::new(()));
+    let m2 = Arc::clone(&m);
+    let (send, receive) = std::sync::mpsc::channel();
+    let h = thread::spawn(move || {
+        send.send(this_thread()).unwrap();
+        let _g = m2.lock().unwrap();
+        panic!("release during unwinding");
+    });
+    assert!(h.join().is_err());
+    let ops = ops_of(&recorded(), receive.recv().unwrap());
+    assert_eq!(
+        lock_ops(&ops, m.meta.id()).last(),
+        Some(&("release", Mode::Write))
+    );
+    assert_eq!(ops.last(), Some(&Op::End));
+}
+
+struct LocksOnDrop(&'static Mutex<u32>);
+
+impl Drop for LocksOnDrop {
+    fn drop(&mut self) {
+        *self.0.lock().unwrap() += 1;
+    }
+}
+
+static TLS_DROP_LOCK: Mutex<u32> = Mutex::new(0);
+
+thread_local! {
+    static LOCKS_ON_DROP: LocksOnDrop = const { LocksOnDrop(&TLS_DROP_LOCK) };
+}
+
+#[test]
+fn locks_used_in_thread_local_destructors_are_recorded() {
+    let child = std::thread::spawn(|| {
+        // A plain std thread: the destructor order between this thread local
+        // and the recorder's own is up to std; both paths must record.
+        LOCKS_ON_DROP.with(|_| ());
+        *TLS_DROP_LOCK.lock().unwrap() += 1;
+        this_thread()
+    })
+    .join()
+    .unwrap();
+    assert_eq!(*TLS_DROP_LOCK.lock().unwrap(), 2);
+    let ops = ops_of(&recorded(), child);
+    let acquires = lock_ops(&ops, TLS_DROP_LOCK.meta.id())
+        .iter()
+        .filter(|(what, _)| *what == "acquire")
+        .count();
+    assert_eq!(acquires, 2, "{ops:?}");
+}
+
+static NAMED_STATIC: Mutex<Vec<u8>> = Mutex::new(Vec::new());
+
+#[test]
+fn statics_are_described_with_their_name_and_class() {
+    crate::name(&NAMED_STATIC, "static-accounts");
+    NAMED_STATIC.lock().unwrap().push(1);
+    let later = Mutex::new(()).named("local-lock");
+    drop(later.lock());
+    let records = recorded();
+    let sites: BTreeMap<_, _> = records
+        .iter()
+        .filter_map(|r| {
+            if let Record::Site(s) = r {
+                Some((s.id, s.clone()))
+            } else {
+                None
+            }
+        })
+        .collect();
+    let object = |id: ObjectId| {
+        records.iter().rev().find_map(|r| match r {
+            Record::Object(o) if o.id == id => Some(o.clone()),
+            _ => None,
+        })
+    };
+    let info = object(NAMED_STATIC.meta.id()).unwrap();
+    assert_eq!(info.name.as_deref(), Some("static-accounts"));
+    assert_eq!(info.kind, ObjectKind::Mutex);
+    assert!(sites[&info.class].file.ends_with("tests.rs"));
+    assert_eq!(
+        object(later.meta.id()).unwrap().name.as_deref(),
+        Some("local-lock")
+    );
+}
+
+#[test]
+fn descriptions_precede_their_first_use() {
+    let m = Arc::new(Mutex::new(()));
+    let m2 = Arc::clone(&m);
+    run(move || drop(m2.lock()));
+    let records = recorded();
+    assert!(matches!(records[0], Record::Process(_)));
+    let (mut sites, mut threads, mut objects) = (BTreeSet::new(), BTreeSet::new(), BTreeSet::new());
+    for r in &records {
+        match r {
+            Record::Site(s) => assert!(sites.insert(s.id), "site {:?} described twice", s.id),
+            Record::Thread(t) => assert!(threads.insert(t.id)),
+            Record::Object(o) => {
+                assert!(sites.contains(&o.class));
+                objects.insert(o.id);
+            }
+            Record::Events { thread, events } => {
+                assert!(
+                    threads.contains(thread),
+                    "thread {thread:?} used before its description"
+                );
+                for e in events {
+                    assert!(
+                        e.site.0 == 0 || sites.contains(&e.site),
+                        "site {:?} used before its description",
+                        e.site
+                    );
+                    let used = match e.op {
+                        Op::Request { lock, .. }
+                        | Op::Acquire { lock, .. }
+                        | Op::TryFailed { lock, .. }
+                        | Op::Release { lock, .. } => Some(lock),
+                        Op::CondWait { condvar, .. }
+                        | Op::CondWake { condvar, .. }
+                        | Op::Notify { condvar, .. } => Some(condvar),
+                        Op::BarrierArrive { barrier, .. } | Op::BarrierDepart { barrier, .. } => {
+                            Some(barrier)
+                        }
+                        _ => None,
+                    };
+                    if let Some(o) = used {
+                        assert!(
+                            objects.contains(&o),
+                            "object {o:?} used before its description"
+                        );
+                    }
+                    if let Op::Fork { child } | Op::Join { child } = e.op {
+                        assert!(threads.contains(&child));
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+#[test]
+fn full_buffers_flush_in_program_order() {
+    let m = Arc::new(Mutex::new(0u32));
+    let m2 = Arc::clone(&m);
+    let rounds = crate::recorder::BUFFER_CAPACITY as u32;
+    let (_, ops, _) = run(move || {
+        for _ in 0..rounds {
+            *m2.lock().unwrap() += 1;
+        }
+    });
+    let s = seqs(&ops, m.meta.id());
+    assert_eq!(s.len(), 2 * rounds as usize);
+    assert!(
+        s.windows(2).all(|w| w[0] < w[1]),
+        "seq numbers out of program order"
+    );
+}
+
+#[test]
+fn memory_sink_counts_what_it_drops() {
+    use crate::{MemorySink, Sink};
+    use sync_trace::{Event, SiteId};
+    let sink = MemorySink::with_cap(3);
+    let batch = |n: usize| Record::Events {
+        thread: ThreadId(9),
+        events: vec![
+            Event {
+                op: Op::Begin,
+                site: SiteId::UNKNOWN
+            };
+            n
+        ],
+    };
+    sink.write(&[batch(2), Record::End, batch(2), batch(1)]);
+    assert_eq!(sink.kept_events(), 3);
+    assert_eq!(sink.dropped_events(), 2);
+    assert_eq!(
+        sink.records().len(),
+        3,
+        "two batches and the End record are kept"
+    );
+}
