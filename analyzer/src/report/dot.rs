@@ -6,6 +6,8 @@
 //! a reported cycle are red and bold. [`render_finding`] draws one finding: its
 //! cycle and a table of the four Coffman conditions.
 
+use std::collections::HashSet;
+
 use graphviz_rust::dot_structures::{
     Attribute, Edge, EdgeTy, Graph, GraphAttributes, Id, Node, NodeId, Stmt, Subgraph, Vertex,
 };
@@ -17,6 +19,9 @@ use crate::graph::GraphEdge;
 
 /// Witness lines shown per edge before the rest are summarised as "+N more".
 pub const MAX_WITNESSES_PER_EDGE: usize = 4;
+
+/// Characters per line of evidence in the Coffman table, so long evidence stays readable.
+const EVIDENCE_WIDTH: usize = 60;
 
 const CYCLE_COLOR: &str = "red";
 
@@ -187,7 +192,7 @@ pub fn render_finding(finding: &Finding) -> String {
                 "<TR><TD><FONT COLOR=\"{color}\">{mark}</FONT></TD><TD ALIGN=\"LEFT\">{}</TD>\
                  <TD ALIGN=\"LEFT\">{}</TD></TR>",
                 html_escape(name),
-                html_escape(&condition.evidence)
+                html_escape(&wrap(&condition.evidence, EVIDENCE_WIDTH))
             ));
         }
         table.push_str("</TABLE>");
@@ -225,10 +230,12 @@ fn lock_label(lock: &LockRef) -> String {
 
 /// One line per distinct `thread @ site`, capped at [`MAX_WITNESSES_PER_EDGE`].
 fn witness_label(edge: &GraphEdge) -> String {
+    // Witnesses differing only in trace file or held site read the same here; show each once.
+    let mut seen = HashSet::new();
     let mut lines: Vec<String> = Vec::new();
     for witness in &edge.witnesses {
         let line = format!("{} @ {}", witness.thread, witness.acquired_at.display);
-        if !lines.contains(&line) {
+        if seen.insert(line.clone()) {
             lines.push(line);
         }
     }
@@ -327,6 +334,25 @@ fn quoted(s: &str) -> Id {
     }
     out.push('"');
     Id::Escaped(out)
+}
+
+/// Breaks `text` at spaces into lines of at most `width` characters (longer words stay whole).
+fn wrap(text: &str, width: usize) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut line_len = 0;
+    for word in text.split_whitespace() {
+        let len = word.chars().count();
+        if line_len > 0 && line_len + 1 + len > width {
+            out.push('\n');
+            line_len = 0;
+        } else if line_len > 0 {
+            out.push(' ');
+            line_len += 1;
+        }
+        out.push_str(word);
+        line_len += len;
+    }
+    out
 }
 
 /// An HTML-like label from already-escaped markup.
@@ -498,6 +524,20 @@ mod tests {
         );
         assert!(dot.contains("✘"));
         graphviz_rust::parse(&dot).unwrap_or_else(|e| panic!("{e}\n{dot}"));
+    }
+
+    #[test]
+    fn wrap_breaks_at_spaces_within_the_width() {
+        assert_eq!(wrap("aa bb cc dd", 5), "aa bb\ncc dd");
+        assert_eq!(wrap("averyverylongword x", 5), "averyverylongword\nx");
+        assert_eq!(wrap("  spaced \n out ", 60), "spaced out");
+        let long =
+            "T1 holds A (taken at src/x.rs:10:5) while requesting B at src/x.rs:11:5; T2 holds B";
+        assert!(
+            wrap(long, 20)
+                .lines()
+                .all(|l| l.chars().count() <= 20 || !l.contains(' '))
+        );
     }
 
     #[test]
