@@ -174,7 +174,7 @@ fn garbage_std_line() {
     assert_eq!(err.position, Some(Position::Line(3)));
     assert_eq!(
         err.to_string(),
-        "bad.std: line 3: expected THREAD|OP(OPERAND)|LOCATION, found \"T0|this is not an event at all, and it goes on and on and on a…\""
+        "bad.std: line 3: expected THREAD|OP(OPERAND)|LOCATION, found \"T0|this is not an event at all, and it goes on and on and on…\""
     );
     let err = load_bytes(
         "bad.std",
