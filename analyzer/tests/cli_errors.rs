@@ -259,3 +259,45 @@ fn finding_selection_needs_dot() {
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("--format dot"), "{stderr}");
 }
+
+#[test]
+fn strict_rejects_what_tolerant_mode_warns_about() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/unheld.std");
+    let tolerant = check(&path);
+    let stdout = String::from_utf8_lossy(&tolerant.stdout);
+    assert_eq!(
+        tolerant.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&tolerant.stderr)
+    );
+    assert!(
+        stdout.contains("warning: ") && stdout.contains("unheld.std: line 3"),
+        "{stdout}"
+    );
+    assert!(stdout.ends_with(", 1 warning\n"), "{stdout}");
+
+    let strict = analyzer(&["check", "--strict", path.to_str().unwrap()]);
+    assert_one_line_error(&strict, "unheld.std", true);
+    assert!(String::from_utf8_lossy(&strict.stderr).contains("line 3"));
+}
+
+#[test]
+fn input_format_overrides_detection() {
+    // A valid STD trace read as RapidBin is rejected with a position, not misread or panicked on.
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/ordered.std");
+    let out = analyzer(&[
+        "check",
+        "--input-format",
+        "rapidbin",
+        path.to_str().unwrap(),
+    ]);
+    assert_one_line_error(&out, "ordered.std", true);
+    let out = analyzer(&["check", "--input-format", "std", path.to_str().unwrap()]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
