@@ -21,6 +21,10 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Analyze traces; exit 1 when a finding fails the check.
+    #[command(
+        after_help = "Exit status: 0 when no finding fails the check, 1 when one does, \
+                            2 for usage errors and unreadable input."
+    )]
     Check(CheckArgs),
     /// Convert a trace to another format.
     Convert(ConvertArgs),
@@ -62,9 +66,8 @@ pub struct CheckArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
     pub format: ReportFormat,
-    /// Finding kinds that fail the check, comma-separated, or `none` [default: observed-deadlock,
-    /// predicted-deadlock, lock-order-inversion, self-deadlock, recursive-read-hazard, data-race, lost-update]
-    #[arg(long, value_name = "KIND,...", value_delimiter = ',', value_parser = parse_fail_on)]
+    /// Finding kinds that fail the check, comma-separated, or `none`.
+    #[arg(long, value_name = "KIND,...", value_delimiter = ',', value_parser = parse_fail_on, help = fail_on_help())]
     pub fail_on: Option<Vec<FailOn>>,
     /// With `--format dot`: draw only the finding with this id, with its Coffman conditions.
     #[arg(long, value_name = "ID")]
@@ -195,6 +198,19 @@ fn parse_fail_on(s: &str) -> Result<FailOn, String> {
                 names.join(", ")
             )
         })
+}
+
+/// The `--fail-on` help, listing the default from [`FindingKind::fails_by_default`].
+fn fail_on_help() -> String {
+    let defaults: Vec<&str> = FindingKind::ALL
+        .iter()
+        .filter(|k| k.fails_by_default())
+        .map(|k| k.as_str())
+        .collect();
+    format!(
+        "Finding kinds that fail the check, comma-separated, or `none` [default: {}]",
+        defaults.join(",")
+    )
 }
 
 fn parse_cycle_len(s: &str) -> Result<usize, String> {
