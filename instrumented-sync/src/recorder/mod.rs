@@ -22,9 +22,9 @@ use std::sync::{Mutex as StdMutex, PoisonError};
 pub use sink::{DEFAULT_MEMORY_CAP, FileSink, MemorySink, Sink};
 use sync_trace::{ObjectId, ObjectKind, ThreadId};
 
-pub(crate) use local::{
-    BUFFER_CAPACITY, enter_spawned_thread, leave_spawned_thread, record, this_thread,
-};
+#[cfg(test)]
+pub(crate) use local::BUFFER_CAPACITY;
+pub(crate) use local::{enter_spawned_thread, leave_spawned_thread, record, this_thread};
 pub use output::{dropped_events, flush, recorded, set_sink, trace_path};
 
 /// The recorder's bookkeeping inside every instrumented object: its lazily
