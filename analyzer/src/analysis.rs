@@ -379,8 +379,9 @@ impl Context<'_> {
             if let Some((first, witness)) = confirmed.first() {
                 let traces = confirmed.iter().map(|(r, _)| r.steps[0].trace).collect();
                 let reason = format!(
-                    "confirmed: a sync-preserving reordering of {} ({} events) reaches all {} acquisitions at once",
-                    self.traces[first.steps[0].trace].source, witness.prefix_len, k
+                    "confirmed: a sync-preserving reordering of {} reaches these {k} blocking requests together \
+                     after {} events",
+                    self.traces[first.steps[0].trace].source, witness.prefix_len
                 );
                 let f = self.cycle_finding(
                     FindingKind::PredictedDeadlock,
