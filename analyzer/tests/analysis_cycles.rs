@@ -530,3 +530,91 @@ fn graph_view_is_sorted_and_carries_witnesses() {
     );
     assert_eq!(w.trace, "two.trace");
 }
+
+#[test]
+fn abba_ordered_by_fork_is_an_inversion_not_a_prediction() {
+    // T1 finishes its A→B section, then forks T2, which takes B→A: the pattern exists but
+    // happens-before orders it, so no reordering of this run deadlocks.
+    let mut s = Script::new("forked.trace");
+    s.nest("T1", "A", "B", 10);
+    let (t1, t2) = (s.b.thread("T1"), s.b.thread("T2"));
+    let site = s.site(15);
+    s.b.push(Event {
+        thread: t1,
+        op: Op::Fork { child: t2 },
+        site,
+    });
+    s.b.push(Event {
+        thread: t2,
+        op: Op::Begin,
+        site,
+    });
+    s.nest("T2", "B", "A", 20);
+    let analysis = analyze(&[s.finish()], &options());
+    let f = only(&analysis.findings);
+    assert_eq!(f.kind, FindingKind::LockOrderInversion, "{f:#?}");
+    assert_eq!(
+        f.reason.as_deref(),
+        Some("ordered by happens-before / not sync-preserving in this run")
+    );
+}
+
+#[test]
+fn philosophers_ring_is_one_five_lock_deadlock() {
+    let mut s = Script::new("ring.trace");
+    for i in 0..5 {
+        let (left, right) = (format!("fork{i}"), format!("fork{}", (i + 1) % 5));
+        s.nest(&format!("P{i}"), &left, &right, 10 * (i as u32 + 1));
+    }
+    let analysis = analyze(&[s.finish()], &options());
+    let f = only(&analysis.findings);
+    assert_eq!(f.kind, FindingKind::PredictedDeadlock, "{f:#?}");
+    assert_eq!(f.locks.len(), 5);
+    assert_eq!(
+        f.coffman.as_ref().unwrap().circular_wait.evidence,
+        "P0 → fork1 → P1 → fork2 → P2 → fork3 → P3 → fork4 → P4 → fork0 → P0"
+    );
+    // The ring closes at P4 taking fork0 while holding fork4: that is the acquisition a global order changes.
+    assert!(
+        f.fixes.iter().any(|x| x
+            .advice
+            .contains("change the acquisition of fork0 at src/bank.rs:51 in thread P4")),
+        "{:#?}",
+        f.fixes
+    );
+}
+
+#[test]
+fn same_class_nesting_is_grouped_by_class_and_sites() {
+    let mut s = Script::new("accounts.trace");
+    s.class("acct1", 1).class("acct2", 1).class("acct3", 1);
+    s.nest("T1", "acct1", "acct2", 10)
+        .nest("T1", "acct2", "acct3", 10);
+    let analysis = analyze(&[s.finish()], &options());
+    let nesting: Vec<&Finding> = analysis
+        .findings
+        .iter()
+        .filter(|f| f.kind == FindingKind::SameClassNesting)
+        .collect();
+    assert_eq!(nesting.len(), 1, "{:#?}", analysis.findings);
+    assert_eq!(nesting[0].occurrences, 2);
+    assert!(
+        nesting[0]
+            .message
+            .contains("two instances of the class src/state.rs:1"),
+        "{}",
+        nesting[0].message
+    );
+}
+
+#[test]
+fn cross_run_threads_are_qualified_by_their_run() {
+    let traces = [
+        classed_run("test1.trace", "accounts", "audit", 10),
+        classed_run("test2.trace", "audit", "accounts", 20),
+    ];
+    let analysis = analyze(&traces, &options());
+    let f = only(&analysis.findings);
+    assert_eq!(f.threads, vec!["main [test1.trace]", "main [test2.trace]"]);
+    assert!(f.coffman.as_ref().unwrap().circular_wait.holds);
+}
