@@ -526,6 +526,32 @@ mod tests {
         graphviz_rust::parse(&dot).unwrap_or_else(|e| panic!("{e}\n{dot}"));
     }
 
+    /// Text rich in what DOT and HTML labels must escape, or anything at all.
+    const NASTY_TEXT: &str = "(?s)[\"\\\\<>&;\n\r\t ={}\\[\\]a-z]{0,24}|(?s).{0,40}";
+
+    proptest::proptest! {
+        /// Any lock name and evidence text (quotes, backslashes, newlines, markup) yields DOT that
+        /// parses back, with the node label exactly as escaped.
+        #[test]
+        fn arbitrary_names_and_evidence_parse_back(name in NASTY_TEXT, evidence in NASTY_TEXT) {
+            let mut analysis = fixtures::analysis();
+            analysis.graph.nodes[0].lock.name = name.clone();
+            let dot = render(&analysis);
+            let graph = graphviz_rust::parse(&dot).map_err(|e| proptest::test_runner::TestCaseError::fail(format!("{e}\n{dot}")))?;
+            let label = stmts(graph).into_iter().find_map(|s| match s {
+                Stmt::Node(n) if n.id.0 == Id::Plain("n0".into()) => attr_value(&n.attributes, "label").cloned(),
+                _ => None,
+            });
+            proptest::prop_assert_eq!(label, Some(quoted(&lock_label(&analysis.graph.nodes[0].lock))));
+
+            let mut finding = fixtures::abba();
+            finding.cycle[0].holds.name = name;
+            finding.coffman.as_mut().unwrap().circular_wait.evidence = evidence;
+            let dot = render_finding(&finding);
+            proptest::prop_assert!(graphviz_rust::parse(&dot).is_ok(), "{}", dot);
+        }
+    }
+
     #[test]
     fn wrap_breaks_at_spaces_within_the_width() {
         assert_eq!(wrap("aa bb cc dd", 5), "aa bb\ncc dd");
