@@ -14,6 +14,11 @@
 //!
 //! Findings are fingerprinted by lock class and sites, so the same problem
 //! seen in many runs is one finding with its `occurrences` and `traces`.
+//! A cycle finding counts as occurrences its confirmed patterns (at most one
+//! per run) for `predicted-deadlock`, its unconfirmed patterns for a
+//! pattern-backed inversion, and its realisations of the chosen spread (one
+//! thread, one run, several runs) or gated realisations otherwise; nesting and
+//! observed findings count one per event or report.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
@@ -140,6 +145,10 @@ pub fn trace_stats(trace: &Trace, options: &AnalysisOptions) -> TraceStats {
 
 /// Most realisations (one dependency per cycle edge) examined per cycle.
 pub const MAX_REALISATIONS: usize = 4096;
+
+/// Most deadlock patterns of one cycle and one trace handed to sync-preserving
+/// confirmation (linear in the trace each) before that trace is given up on.
+pub const MAX_CONFIRMATIONS: usize = 64;
 
 /// Analyzes `traces` together.
 pub fn analyze(traces: &[Trace], options: &AnalysisOptions) -> Analysis {
@@ -352,12 +361,31 @@ impl Context<'_> {
         if !patterns.is_empty() {
             let mut confirmed: Vec<(Realisation, Witness)> = Vec::new();
             let mut unconfirmed: Vec<Realisation> = Vec::new();
+            // Per trace, one confirmation settles the kind; later patterns are not re-confirmed,
+            // and at most MAX_CONFIRMATIONS attempts are made before giving up on that trace.
+            let mut settled: BTreeSet<usize> = BTreeSet::new();
+            let mut attempts: BTreeMap<usize, usize> = BTreeMap::new();
             for (t, p) in patterns {
                 let trace = &self.traces[*t];
                 let deps = &self.deps[*t].deps;
                 let Some(mut real) = self.pattern_realisation(cycle, *t, p) else {
                     continue;
                 };
+                let tried = attempts.entry(*t).or_default();
+                if settled.contains(t) || *tried >= MAX_CONFIRMATIONS {
+                    if *tried == MAX_CONFIRMATIONS && !settled.contains(t) {
+                        *tried += 1;
+                        limits.insert(LimitHit {
+                            message: format!(
+                                "{}: gave up confirming a cycle through {} after {MAX_CONFIRMATIONS} deadlock patterns",
+                                trace.source,
+                                self.graph.node(petgraph::graph::NodeIndex::new(cycle[0])).lock.name
+                            ),
+                        });
+                    }
+                    continue;
+                }
+                *tried += 1;
                 match confirm(trace, deps, p) {
                     Some(w) => {
                         // The witness lists acquisitions in pattern order; map them to steps.
@@ -371,6 +399,7 @@ impl Context<'_> {
                                     .and_then(|j| w.events.get(j).copied())
                             })
                             .collect();
+                        settled.insert(*t);
                         confirmed.push((real, w));
                     }
                     None => unconfirmed.push(real),

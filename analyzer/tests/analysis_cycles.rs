@@ -618,3 +618,37 @@ fn cross_run_threads_are_qualified_by_their_run() {
     assert_eq!(f.threads, vec!["main [test1.trace]", "main [test2.trace]"]);
     assert!(f.coffman.as_ref().unwrap().circular_wait.holds);
 }
+
+#[test]
+fn dense_lock_graph_stays_bounded() {
+    // Twelve locks nested pairwise both ways: millions of elementary cycles; the bound stops the search.
+    let mut s = Script::new("dense12.trace");
+    let locks: Vec<String> = (0..12).map(|i| format!("L{i:02}")).collect();
+    let mut line = 10;
+    for a in &locks {
+        for b in &locks {
+            if a != b {
+                s.nest(&format!("T{}", line % 4), a, b, line);
+                line += 10;
+            }
+        }
+    }
+    let opts = AnalysisOptions {
+        max_cycles: 2000,
+        ..options()
+    };
+    let start = std::time::Instant::now();
+    let analysis = analyze(&[s.finish()], &opts);
+    assert!(
+        analysis
+            .limits
+            .iter()
+            .any(|l| l.message == "cycle search stopped at 2000 cycles; raise with --max-cycles")
+    );
+    assert!(!analysis.findings.is_empty());
+    assert!(
+        start.elapsed() < std::time::Duration::from_secs(60),
+        "took {:?}",
+        start.elapsed()
+    );
+}
