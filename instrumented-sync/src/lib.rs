@@ -58,6 +58,14 @@ mod sealed {
 }
 
 /// An instrumented object that can be given a name for reports.
+///
+/// ```
+/// use instrumented_sync::{Condvar, Nameable};
+///
+/// static READY: Condvar = Condvar::new();
+/// READY.set_name("ready");
+/// READY.notify_all();
+/// ```
 pub trait Nameable: sealed::Sealed {
     /// Sets the name; see [`name`].
     fn set_name(&self, name: &'static str);

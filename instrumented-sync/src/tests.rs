@@ -316,7 +316,7 @@ fn spawn_and_join_record_fork_begin_end_join_and_names() {
     let (parent, ops, records) = run(|| {
         let h = thread::Builder::new()
             .name("named-child".into())
-            .spawn(|| this_thread())
+            .spawn(this_thread)
             .unwrap();
         let child = h.join().unwrap();
         let panicking = thread::spawn(|| -> ThreadId { panic!("child panics on purpose") });
