@@ -1,10 +1,12 @@
 //! Lock-dependency, pattern and confirmation results on the classic lockdep families and
 //! on the synchronisation idioms that rule deadlocks out.
 
-use analyzer::model::{Attempt, Event, Mode, ObjIdx, ObjectKind, Op, SiteIdx, ThreadIdx, Trace, TraceBuilder};
+use analyzer::model::{
+    Attempt, Event, Mode, ObjIdx, ObjectKind, Op, SiteIdx, ThreadIdx, Trace, TraceBuilder,
+};
 use analyzer::predict::{
-    confirm, deadlock_patterns, lock_dependencies, DeadlockPattern, Dependencies, HappensBefore, PatternSearch,
-    Witness,
+    DeadlockPattern, Dependencies, HappensBefore, PatternSearch, Witness, confirm,
+    deadlock_patterns, lock_dependencies,
 };
 
 /// Builds traces event by event with short names.
@@ -14,7 +16,9 @@ struct Tb {
 
 impl Tb {
     fn new() -> Tb {
-        Tb { b: TraceBuilder::new("test") }
+        Tb {
+            b: TraceBuilder::new("test"),
+        }
     }
 
     fn t(&mut self, name: &str) -> ThreadIdx {
@@ -28,7 +32,11 @@ impl Tb {
     fn op(&mut self, thread: &str, op: Op) -> usize {
         let thread = self.t(thread);
         let i = self.b.trace_mut().events.len();
-        self.b.push(Event { thread, op, site: SiteIdx::UNKNOWN });
+        self.b.push(Event {
+            thread,
+            op,
+            site: SiteIdx::UNKNOWN,
+        });
         i
     }
 
@@ -40,7 +48,14 @@ impl Tb {
     fn lock_kind(&mut self, t: &str, l: &str, kind: ObjectKind, mode: Mode) -> usize {
         let lock = self.obj(l, kind);
         self.op(t, Op::Request { lock, mode });
-        self.op(t, Op::Acquire { lock, mode, attempt: Attempt::Blocking })
+        self.op(
+            t,
+            Op::Acquire {
+                lock,
+                mode,
+                attempt: Attempt::Blocking,
+            },
+        )
     }
 
     fn read(&mut self, t: &str, l: &str) -> usize {
@@ -54,12 +69,25 @@ impl Tb {
     /// A Request never answered (the thread is blocked when the trace ends).
     fn stuck(&mut self, t: &str, l: &str) -> usize {
         let lock = self.obj(l, ObjectKind::Mutex);
-        self.op(t, Op::Request { lock, mode: Mode::Write })
+        self.op(
+            t,
+            Op::Request {
+                lock,
+                mode: Mode::Write,
+            },
+        )
     }
 
     fn try_lock(&mut self, t: &str, l: &str) -> usize {
         let lock = self.obj(l, ObjectKind::Mutex);
-        self.op(t, Op::Acquire { lock, mode: Mode::Write, attempt: Attempt::Try })
+        self.op(
+            t,
+            Op::Acquire {
+                lock,
+                mode: Mode::Write,
+                attempt: Attempt::Try,
+            },
+        )
     }
 
     fn unlock(&mut self, t: &str, l: &str) -> usize {
@@ -67,7 +95,12 @@ impl Tb {
     }
 
     fn unlock_mode(&mut self, t: &str, l: &str, mode: Mode) -> usize {
-        let lock = self.b.trace_mut().objects.iter().position(|o| o.name == l && o.kind != ObjectKind::Variable);
+        let lock = self
+            .b
+            .trace_mut()
+            .objects
+            .iter()
+            .position(|o| o.name == l && o.kind != ObjectKind::Variable);
         let lock = ObjIdx(lock.expect("unlock of a lock never locked") as u32);
         self.op(t, Op::Release { lock, mode })
     }
@@ -115,8 +148,16 @@ struct Prediction {
 fn predict(trace: &Trace) -> Prediction {
     let deps = lock_dependencies(trace);
     let search = deadlock_patterns(&deps.deps, 8, 1000);
-    let confirmed = search.patterns.iter().map(|p| confirm(trace, &deps.deps, p)).collect();
-    Prediction { deps, search, confirmed }
+    let confirmed = search
+        .patterns
+        .iter()
+        .map(|p| confirm(trace, &deps.deps, p))
+        .collect();
+    Prediction {
+        deps,
+        search,
+        confirmed,
+    }
 }
 
 /// The (thread name, lock name) pairs of a pattern, in cycle order.
@@ -125,27 +166,45 @@ fn describe(trace: &Trace, deps: &Dependencies, p: &DeadlockPattern) -> Vec<(Str
         .iter()
         .map(|&d| {
             let d = &deps.deps[d];
-            (trace.thread(d.thread).name.clone(), trace.object(d.lock).name.clone())
+            (
+                trace.thread(d.thread).name.clone(),
+                trace.object(d.lock).name.clone(),
+            )
         })
         .collect()
 }
 
 fn pairs(v: &[(&str, &str)]) -> Vec<(String, String)> {
-    v.iter().map(|&(a, b)| (a.to_owned(), b.to_owned())).collect()
+    v.iter()
+        .map(|&(a, b)| (a.to_owned(), b.to_owned()))
+        .collect()
 }
 
 /// Asserts exactly one pattern, with the given (thread, acquired lock) cycle, and whether it is confirmed.
 fn assert_single(trace: &Trace, p: &Prediction, cycle: &[(&str, &str)], confirmed: bool) {
-    assert_eq!(p.search.patterns.len(), 1, "patterns: {:?}", p.search.patterns);
+    assert_eq!(
+        p.search.patterns.len(),
+        1,
+        "patterns: {:?}",
+        p.search.patterns
+    );
     assert!(!p.search.truncated);
     let got = describe(trace, &p.deps, &p.search.patterns[0]);
     // The pattern starts at its smallest dependency; compare as a rotation.
     let want = pairs(cycle);
     let k = want.len();
-    let rotations: Vec<Vec<(String, String)>> =
-        (0..k).map(|r| (0..k).map(|i| want[(i + r) % k].clone()).collect()).collect();
-    assert!(rotations.contains(&got), "got {got:?}, want a rotation of {want:?}");
-    assert_eq!(p.confirmed[0].is_some(), confirmed, "confirmation of {got:?}");
+    let rotations: Vec<Vec<(String, String)>> = (0..k)
+        .map(|r| (0..k).map(|i| want[(i + r) % k].clone()).collect())
+        .collect();
+    assert!(
+        rotations.contains(&got),
+        "got {got:?}, want a rotation of {want:?}"
+    );
+    assert_eq!(
+        p.confirmed[0].is_some(),
+        confirmed,
+        "confirmation of {got:?}"
+    );
 }
 
 #[test]
@@ -158,7 +217,10 @@ fn aa_self_deadlock() {
     assert!(p.deps.deps.is_empty());
     assert_eq!(p.deps.self_deadlocks.len(), 1);
     let n = &p.deps.self_deadlocks[0];
-    assert_eq!((n.lock, n.held, n.held_acquire, n.acquire), (ObjIdx(0), ObjIdx(0), first, second));
+    assert_eq!(
+        (n.lock, n.held, n.held_acquire, n.acquire),
+        (ObjIdx(0), ObjIdx(0), first, second)
+    );
     assert!(p.deps.recursive_reads.is_empty() && p.deps.same_class.is_empty());
     assert!(p.search.patterns.is_empty());
 }
@@ -172,9 +234,19 @@ fn abba_two_threads_confirmed_with_exact_witness() {
     let p = predict(&trace);
     assert_eq!(p.deps.deps.len(), 2);
     let d0 = &p.deps.deps[0];
-    assert_eq!((d0.thread, d0.lock, d0.held.clone()), (ThreadIdx(0), ObjIdx(1), vec![(ObjIdx(0), Mode::Write)]));
+    assert_eq!(
+        (d0.thread, d0.lock, d0.held.clone()),
+        (ThreadIdx(0), ObjIdx(1), vec![(ObjIdx(0), Mode::Write)])
+    );
     assert_eq!(d0.instances.len(), 1);
-    assert_eq!((d0.instances[0].request, d0.instances[0].acquire, d0.instances[0].held_acquires.clone()), (Some(2), 3, vec![1]));
+    assert_eq!(
+        (
+            d0.instances[0].request,
+            d0.instances[0].acquire,
+            d0.instances[0].held_acquires.clone()
+        ),
+        (Some(2), 3, vec![1])
+    );
     assert_single(&trace, &p, &[("T1", "B"), ("T2", "A")], true);
     let w = p.confirmed[0].as_ref().unwrap();
     // T1 blocks at its Request of B (event 2), T2 at its Request of A (event 8).
@@ -215,7 +287,12 @@ fn abbccdda() {
     tb.nest("T4", "D", "A");
     let trace = tb.finish();
     let p = predict(&trace);
-    assert_single(&trace, &p, &[("T1", "B"), ("T2", "C"), ("T3", "D"), ("T4", "A")], true);
+    assert_single(
+        &trace,
+        &p,
+        &[("T1", "B"), ("T2", "C"), ("T3", "D"), ("T4", "A")],
+        true,
+    );
     assert_eq!(p.confirmed[0].as_ref().unwrap().events.len(), 4);
 }
 
@@ -241,7 +318,12 @@ fn abcdbcda() {
     tb.nest("T4", "D", "A");
     let trace = tb.finish();
     let p = predict(&trace);
-    assert_single(&trace, &p, &[("T1", "B"), ("T3", "C"), ("T2", "D"), ("T4", "A")], true);
+    assert_single(
+        &trace,
+        &p,
+        &[("T1", "B"), ("T3", "C"), ("T2", "D"), ("T4", "A")],
+        true,
+    );
 }
 
 /// ABBA on RwLocks with the given (outer, inner) modes for each thread.
@@ -447,7 +529,13 @@ fn dining_philosophers_naive_has_one_confirmed_cycle() {
     assert_single(
         &trace,
         &p,
-        &[("P0", "fork1"), ("P1", "fork2"), ("P2", "fork3"), ("P3", "fork4"), ("P4", "fork0")],
+        &[
+            ("P0", "fork1"),
+            ("P1", "fork2"),
+            ("P2", "fork3"),
+            ("P3", "fork4"),
+            ("P4", "fork0"),
+        ],
         true,
     );
     assert_eq!(p.search.patterns[0].deps, vec![0, 1, 2, 3, 4]);
@@ -476,7 +564,10 @@ fn java_reentrant_reacquisition_is_no_dependency() {
     let p = predict(&trace);
     assert_eq!(p.deps.deps.len(), 1);
     let d = &p.deps.deps[0];
-    assert_eq!((d.lock, d.held.clone(), d.instances.len()), (ObjIdx(1), vec![(ObjIdx(0), Mode::Write)], 2));
+    assert_eq!(
+        (d.lock, d.held.clone(), d.instances.len()),
+        (ObjIdx(1), vec![(ObjIdx(0), Mode::Write)], 2)
+    );
     // Both instances name A's outermost acquisition.
     assert!(d.instances.iter().all(|i| i.held_acquires == vec![1]));
     assert!(p.deps.self_deadlocks.is_empty());
@@ -491,19 +582,41 @@ fn rwlock_nesting_kinds() {
     tb.unlock_mode("T1", "L", Mode::Read);
     let w1 = tb.write("T2", "M");
     let lock_m = ObjIdx(1);
-    let r3 = tb.op("T2", Op::Request { lock: lock_m, mode: Mode::Read });
+    let r3 = tb.op(
+        "T2",
+        Op::Request {
+            lock: lock_m,
+            mode: Mode::Read,
+        },
+    );
     let trace = tb.finish();
     let p = predict(&trace);
     assert_eq!(p.deps.recursive_reads.len(), 1);
-    assert_eq!((p.deps.recursive_reads[0].held_acquire, p.deps.recursive_reads[0].acquire), (r1, r2));
+    assert_eq!(
+        (
+            p.deps.recursive_reads[0].held_acquire,
+            p.deps.recursive_reads[0].acquire
+        ),
+        (r1, r2)
+    );
     assert_eq!(p.deps.self_deadlocks.len(), 1);
-    assert_eq!((p.deps.self_deadlocks[0].held_acquire, p.deps.self_deadlocks[0].acquire), (w1, r3));
+    assert_eq!(
+        (
+            p.deps.self_deadlocks[0].held_acquire,
+            p.deps.self_deadlocks[0].acquire
+        ),
+        (w1, r3)
+    );
 }
 
 #[test]
 fn same_class_nesting() {
     let mut tb = Tb::new();
-    let site = tb.b.site(analyzer::model::Site { file: Some("a.rs".into()), line: 3, column: 1 });
+    let site = tb.b.site(analyzer::model::Site {
+        file: Some("a.rs".into()),
+        line: 3,
+        column: 1,
+    });
     let a = tb.obj("a", ObjectKind::Mutex);
     let b = tb.obj("b", ObjectKind::Mutex);
     tb.b.trace_mut().objects[a.0 as usize].class = site;
@@ -516,7 +629,10 @@ fn same_class_nesting() {
     let p = predict(&trace);
     assert_eq!(p.deps.same_class.len(), 1);
     let n = &p.deps.same_class[0];
-    assert_eq!((n.lock, n.held, n.held_acquire, n.acquire), (b, a, outer, inner));
+    assert_eq!(
+        (n.lock, n.held, n.held_acquire, n.acquire),
+        (b, a, outer, inner)
+    );
 }
 
 #[test]
@@ -528,7 +644,11 @@ fn out_of_order_release_removes_the_matching_lock() {
     tb.lock("T1", "C"); // holds only B
     let trace = tb.finish();
     let deps = lock_dependencies(&trace);
-    let held: Vec<Vec<ObjIdx>> = deps.deps.iter().map(|d| d.held.iter().map(|h| h.0).collect()).collect();
+    let held: Vec<Vec<ObjIdx>> = deps
+        .deps
+        .iter()
+        .map(|d| d.held.iter().map(|h| h.0).collect())
+        .collect();
     assert_eq!(held, vec![vec![ObjIdx(0)], vec![ObjIdx(1)]]);
     assert_eq!(deps.deps[1].lock, ObjIdx(2));
 }
@@ -588,9 +708,16 @@ fn later_instance_is_confirmed_when_the_first_is_ordered() {
     let p = predict(&trace);
     // c1 and c2 are distinct threads: two patterns (main with each child).
     assert_eq!(p.search.patterns.len(), 2);
-    let names: Vec<Vec<(String, String)>> =
-        p.search.patterns.iter().map(|x| describe(&trace, &p.deps, x)).collect();
-    let c1 = names.iter().position(|n| n.iter().any(|(t, _)| t == "c1")).unwrap();
+    let names: Vec<Vec<(String, String)>> = p
+        .search
+        .patterns
+        .iter()
+        .map(|x| describe(&trace, &p.deps, x))
+        .collect();
+    let c1 = names
+        .iter()
+        .position(|n| n.iter().any(|(t, _)| t == "c1"))
+        .unwrap();
     let c2 = 1 - c1;
     assert!(p.confirmed[c1].is_none());
     let w = p.confirmed[c2].as_ref().unwrap();

@@ -1,7 +1,12 @@
 //! Happens-before edges, one synchronisation kind at a time, checked against a
 //! brute-force transitive closure on random traces.
 
-use analyzer::model::{Attempt, Event, MemoryOrder, Mode, ObjIdx, ObjectKind, Op, SiteIdx, Trace, TraceBuilder};
+// The brute-force closure is a boolean matrix; index loops read most plainly.
+#![allow(clippy::needless_range_loop)]
+
+use analyzer::model::{
+    Attempt, Event, MemoryOrder, Mode, ObjIdx, ObjectKind, Op, SiteIdx, Trace, TraceBuilder,
+};
 use analyzer::predict::HappensBefore;
 use proptest::prelude::*;
 
@@ -11,13 +16,19 @@ struct Tb {
 
 impl Tb {
     fn new() -> Tb {
-        Tb { b: TraceBuilder::new("hb") }
+        Tb {
+            b: TraceBuilder::new("hb"),
+        }
     }
 
     fn op(&mut self, thread: &str, op: Op) -> usize {
         let thread = self.b.thread(thread);
         let i = self.b.trace_mut().events.len();
-        self.b.push(Event { thread, op, site: SiteIdx::UNKNOWN });
+        self.b.push(Event {
+            thread,
+            op,
+            site: SiteIdx::UNKNOWN,
+        });
         i
     }
 
@@ -27,7 +38,14 @@ impl Tb {
 
     fn acq(&mut self, t: &str, l: &str, mode: Mode) -> usize {
         let lock = self.obj(l, ObjectKind::RwLock);
-        self.op(t, Op::Acquire { lock, mode, attempt: Attempt::Blocking })
+        self.op(
+            t,
+            Op::Acquire {
+                lock,
+                mode,
+                attempt: Attempt::Blocking,
+            },
+        )
     }
 
     fn rel(&mut self, t: &str, l: &str, mode: Mode) -> usize {
@@ -121,17 +139,87 @@ fn notify_wake_send_recv_barrier() {
     let cv = tb.obj("cv", ObjectKind::Condvar);
     let ch = tb.obj("ch", ObjectKind::Channel);
     let bar = tb.obj("bar", ObjectKind::Barrier);
-    let n1 = tb.op("A", Op::Notify { condvar: cv, all: false, seq: 1 });
-    let stale = tb.op("B", Op::Wake { condvar: cv, notified_seen: 0, timed_out: false });
-    let woke = tb.op("C", Op::Wake { condvar: cv, notified_seen: 1, timed_out: false });
-    let timed_out = tb.op("D", Op::Wake { condvar: cv, notified_seen: 1, timed_out: true });
-    let sent = tb.op("A", Op::Send { channel: ch, seq: 7 });
-    let other = tb.op("A", Op::Send { channel: ch, seq: 8 });
-    let got = tb.op("B", Op::Recv { channel: ch, seq: 7 });
-    let arrive_a = tb.op("A", Op::BarrierArrive { barrier: bar, generation: 0 });
-    let arrive_c = tb.op("C", Op::BarrierArrive { barrier: bar, generation: 0 });
-    let depart_a = tb.op("A", Op::BarrierDepart { barrier: bar, generation: 0 });
-    let depart_c = tb.op("C", Op::BarrierDepart { barrier: bar, generation: 0 });
+    let n1 = tb.op(
+        "A",
+        Op::Notify {
+            condvar: cv,
+            all: false,
+            seq: 1,
+        },
+    );
+    let stale = tb.op(
+        "B",
+        Op::Wake {
+            condvar: cv,
+            notified_seen: 0,
+            timed_out: false,
+        },
+    );
+    let woke = tb.op(
+        "C",
+        Op::Wake {
+            condvar: cv,
+            notified_seen: 1,
+            timed_out: false,
+        },
+    );
+    let timed_out = tb.op(
+        "D",
+        Op::Wake {
+            condvar: cv,
+            notified_seen: 1,
+            timed_out: true,
+        },
+    );
+    let sent = tb.op(
+        "A",
+        Op::Send {
+            channel: ch,
+            seq: 7,
+        },
+    );
+    let other = tb.op(
+        "A",
+        Op::Send {
+            channel: ch,
+            seq: 8,
+        },
+    );
+    let got = tb.op(
+        "B",
+        Op::Recv {
+            channel: ch,
+            seq: 7,
+        },
+    );
+    let arrive_a = tb.op(
+        "A",
+        Op::BarrierArrive {
+            barrier: bar,
+            generation: 0,
+        },
+    );
+    let arrive_c = tb.op(
+        "C",
+        Op::BarrierArrive {
+            barrier: bar,
+            generation: 0,
+        },
+    );
+    let depart_a = tb.op(
+        "A",
+        Op::BarrierDepart {
+            barrier: bar,
+            generation: 0,
+        },
+    );
+    let depart_c = tb.op(
+        "C",
+        Op::BarrierDepart {
+            barrier: bar,
+            generation: 0,
+        },
+    );
     let hb = HappensBefore::compute(&tb.finish());
     assert!(hb.ordered(n1, woke));
     assert!(!hb.ordered(n1, stale));
@@ -146,7 +234,12 @@ fn notify_wake_send_recv_barrier() {
 fn release_acquire_atomics() {
     let mut tb = Tb::new();
     let x = tb.obj("x", ObjectKind::Variable);
-    let atomic = |write, order, version| Op::Atomic { var: x, write, order, version };
+    let atomic = |write, order, version| Op::Atomic {
+        var: x,
+        write,
+        order,
+        version,
+    };
     let rel_store = tb.op("A", atomic(true, MemoryOrder::Release, 1));
     let relaxed_store = tb.op("B", atomic(true, MemoryOrder::Relaxed, 2));
     let acq_load = tb.op("C", atomic(false, MemoryOrder::Acquire, 1));
@@ -173,7 +266,12 @@ fn arb_trace() -> impl Strategy<Value = Trace> {
             let name = format!("T{t}");
             let lock = format!("L{x}");
             match kind {
-                0 | 1 if !held.iter().any(|h| h.iter().any(|(l, m)| *l == lock && (*m == Mode::Write || kind == 0))) => {
+                0 | 1
+                    if !held.iter().any(|h| {
+                        h.iter()
+                            .any(|(l, m)| *l == lock && (*m == Mode::Write || kind == 0))
+                    }) =>
+                {
                     let mode = if kind == 0 { Mode::Write } else { Mode::Read };
                     tb.acq(&name, &lock, mode);
                     held[t].push((lock, mode));
@@ -185,13 +283,37 @@ fn arb_trace() -> impl Strategy<Value = Trace> {
                 }
                 3 => {
                     let cv = tb.obj("cv", ObjectKind::Condvar);
-                    let seq = tb.b.trace_mut().events.iter().filter(|e| matches!(e.op, Op::Notify { .. })).count();
-                    tb.op(&name, Op::Notify { condvar: cv, all: true, seq: seq as u64 + 1 });
+                    let seq =
+                        tb.b.trace_mut()
+                            .events
+                            .iter()
+                            .filter(|e| matches!(e.op, Op::Notify { .. }))
+                            .count();
+                    tb.op(
+                        &name,
+                        Op::Notify {
+                            condvar: cv,
+                            all: true,
+                            seq: seq as u64 + 1,
+                        },
+                    );
                 }
                 4 => {
                     let cv = tb.obj("cv", ObjectKind::Condvar);
-                    let seen = tb.b.trace_mut().events.iter().filter(|e| matches!(e.op, Op::Notify { .. })).count();
-                    tb.op(&name, Op::Wake { condvar: cv, notified_seen: seen as u64, timed_out: false });
+                    let seen =
+                        tb.b.trace_mut()
+                            .events
+                            .iter()
+                            .filter(|e| matches!(e.op, Op::Notify { .. }))
+                            .count();
+                    tb.op(
+                        &name,
+                        Op::Wake {
+                            condvar: cv,
+                            notified_seen: seen as u64,
+                            timed_out: false,
+                        },
+                    );
                 }
                 _ => {
                     tb.op(&name, Op::Branch);
@@ -212,10 +334,15 @@ fn brute_hb(trace: &Trace) -> Vec<Vec<bool>> {
             let ea = trace.events[a];
             let edge = ea.thread == eb.thread
                 || match (ea.op, eb.op) {
-                    (Op::Release { lock: la, mode: ma }, Op::Acquire { lock: lb, mode: mb, .. }) => {
-                        la == lb && (ma == Mode::Write || mb == Mode::Write)
+                    (
+                        Op::Release { lock: la, mode: ma },
+                        Op::Acquire {
+                            lock: lb, mode: mb, ..
+                        },
+                    ) => la == lb && (ma == Mode::Write || mb == Mode::Write),
+                    (Op::Notify { seq, .. }, Op::Wake { notified_seen, .. }) => {
+                        notified_seen >= seq
                     }
-                    (Op::Notify { seq, .. }, Op::Wake { notified_seen, .. }) => notified_seen >= seq,
                     (Op::Notify { .. }, Op::Notify { .. }) => true, // the condvar serialises notifications
                     _ => false,
                 };

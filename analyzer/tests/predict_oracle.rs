@@ -3,9 +3,12 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use analyzer::model::{Attempt, Event, Mode, ObjIdx, ObjectKind, Op, SiteIdx, ThreadIdx, Trace, TraceBuilder};
+use analyzer::model::{
+    Attempt, Event, Mode, ObjIdx, ObjectKind, Op, SiteIdx, ThreadIdx, Trace, TraceBuilder,
+};
 use analyzer::predict::{
-    confirm, deadlock_patterns, is_pattern, lock_dependencies, DeadlockPattern, LockDependency, Witness,
+    DeadlockPattern, LockDependency, Witness, confirm, deadlock_patterns, is_pattern,
+    lock_dependencies,
 };
 use proptest::prelude::*;
 
@@ -15,7 +18,12 @@ use proptest::prelude::*;
 /// All patterns by brute force: every ordered selection of 2..=max_len distinct
 /// dependencies that `is_pattern` accepts, canonicalised by rotation.
 fn brute_patterns(deps: &[LockDependency], max_len: usize) -> BTreeSet<Vec<usize>> {
-    fn go(deps: &[LockDependency], max_len: usize, path: &mut Vec<usize>, out: &mut BTreeSet<Vec<usize>>) {
+    fn go(
+        deps: &[LockDependency],
+        max_len: usize,
+        path: &mut Vec<usize>,
+        out: &mut BTreeSet<Vec<usize>>,
+    ) {
         if path.len() >= 2 && brute_is_pattern(deps, path) {
             let m = (0..path.len()).min_by_key(|&i| path[i]).unwrap();
             let mut rot = path[m..].to_vec();
@@ -41,10 +49,19 @@ fn brute_patterns(deps: &[LockDependency], max_len: usize) -> BTreeSet<Vec<usize
 /// The pattern definition, written out independently of the library's `is_pattern`.
 fn brute_is_pattern(deps: &[LockDependency], cycle: &[usize]) -> bool {
     let k = cycle.len();
-    let conflict = |a: Mode, b: Mode| !matches!((a, b), (Mode::Read, Mode::Read) | (Mode::Read, Mode::Upgradable) | (Mode::Upgradable, Mode::Read));
+    let conflict = |a: Mode, b: Mode| {
+        !matches!(
+            (a, b),
+            (Mode::Read, Mode::Read)
+                | (Mode::Read, Mode::Upgradable)
+                | (Mode::Upgradable, Mode::Read)
+        )
+    };
     for x in 0..k {
         let (d, next) = (&deps[cycle[x]], &deps[cycle[(x + 1) % k]]);
-        let Some(&(_, held_mode)) = next.held.iter().find(|h| h.0 == d.lock) else { return false };
+        let Some(&(_, held_mode)) = next.held.iter().find(|h| h.0 == d.lock) else {
+            return false;
+        };
         if !conflict(d.mode, held_mode) {
             return false;
         }
@@ -53,7 +70,10 @@ fn brute_is_pattern(deps: &[LockDependency], cycle: &[usize]) -> bool {
                 continue;
             }
             let e = &deps[cycle[y]];
-            if d.thread == e.thread || d.lock == e.lock || d.held.iter().any(|h| e.held.iter().any(|g| g.0 == h.0)) {
+            if d.thread == e.thread
+                || d.lock == e.lock
+                || d.held.iter().any(|h| e.held.iter().any(|g| g.0 == h.0))
+            {
                 return false;
             }
         }
@@ -66,13 +86,21 @@ fn arb_mode() -> impl Strategy<Value = Mode> {
 }
 
 fn arb_deps() -> impl Strategy<Value = Vec<LockDependency>> {
-    let dep = (0u32..3, 0u32..4, arb_mode(), proptest::collection::btree_map(0u32..4, arb_mode(), 1..3));
+    let dep = (
+        0u32..3,
+        0u32..4,
+        arb_mode(),
+        proptest::collection::btree_map(0u32..4, arb_mode(), 1..3),
+    );
     proptest::collection::vec(dep, 0..7).prop_map(|raw| {
         let mut deps: Vec<LockDependency> = raw
             .into_iter()
             .filter_map(|(t, l, mode, held)| {
-                let held: Vec<(ObjIdx, Mode)> =
-                    held.into_iter().filter(|&(h, _)| h != l).map(|(h, m)| (ObjIdx(h), m)).collect();
+                let held: Vec<(ObjIdx, Mode)> = held
+                    .into_iter()
+                    .filter(|&(h, _)| h != l)
+                    .map(|(h, m)| (ObjIdx(h), m))
+                    .collect();
                 (!held.is_empty()).then(|| LockDependency {
                     thread: ThreadIdx(t),
                     lock: ObjIdx(l),
@@ -82,8 +110,12 @@ fn arb_deps() -> impl Strategy<Value = Vec<LockDependency>> {
                 })
             })
             .collect();
-        deps.sort_by(|a, b| (a.thread, a.lock, &a.held, a.mode).cmp(&(b.thread, b.lock, &b.held, b.mode)));
-        deps.dedup_by(|a, b| (a.thread, a.lock, &a.held, a.mode) == (b.thread, b.lock, &b.held, b.mode));
+        deps.sort_by(|a, b| {
+            (a.thread, a.lock, &a.held, a.mode).cmp(&(b.thread, b.lock, &b.held, b.mode))
+        });
+        deps.dedup_by(|a, b| {
+            (a.thread, a.lock, &a.held, a.mode) == (b.thread, b.lock, &b.held, b.mode)
+        });
         deps
     })
 }
@@ -131,11 +163,23 @@ enum Step {
 
 fn arb_program() -> impl Strategy<Value = Vec<Step>> {
     let mode = || prop_oneof![3 => Just(Mode::Write), 1 => Just(Mode::Read)];
-    let access = || proptest::option::of(prop_oneof![(0u32..2).prop_map(Step::Read), (0u32..2).prop_map(Step::Write)]);
+    let access = || {
+        proptest::option::of(prop_oneof![
+            (0u32..2).prop_map(Step::Read),
+            (0u32..2).prop_map(Step::Write)
+        ])
+    };
     // A block: lock a { access; lock b { access } } access — the shape that makes dependencies.
     let lock = || prop_oneof![3 => Just(0u32), 3 => Just(1u32), 1 => Just(2u32)];
-    let block = (lock(), mode(), proptest::option::weighted(0.85, (lock(), mode())), access(), access(), access()).prop_map(
-        |(a, ma, inner, x, y, z)| {
+    let block = (
+        lock(),
+        mode(),
+        proptest::option::weighted(0.85, (lock(), mode())),
+        access(),
+        access(),
+        access(),
+    )
+        .prop_map(|(a, ma, inner, x, y, z)| {
             let mut steps = vec![Step::Lock(a, ma)];
             steps.extend(x);
             if let Some((b, mb)) = inner {
@@ -146,18 +190,25 @@ fn arb_program() -> impl Strategy<Value = Vec<Step>> {
             steps.push(Step::Unlock);
             steps.extend(z);
             steps
-        },
-    );
+        });
     proptest::collection::vec(block, 1..3).prop_map(|blocks| blocks.concat())
 }
 
 /// Builds a trace: thread 0 optionally forks and joins the others.
 fn build_trace(programs: &[Vec<Step>], schedule: &[usize], fork_join: bool, rw: bool) -> Trace {
     let mut b = TraceBuilder::new("random");
-    let threads: Vec<ThreadIdx> = (0..programs.len()).map(|i| b.thread(&format!("T{i}"))).collect();
-    let kind = if rw { ObjectKind::RwLock } else { ObjectKind::Mutex };
+    let threads: Vec<ThreadIdx> = (0..programs.len())
+        .map(|i| b.thread(&format!("T{i}")))
+        .collect();
+    let kind = if rw {
+        ObjectKind::RwLock
+    } else {
+        ObjectKind::Mutex
+    };
     let locks: Vec<ObjIdx> = (0..3).map(|i| b.object(&format!("L{i}"), kind)).collect();
-    let vars: Vec<ObjIdx> = (0..2).map(|i| b.object(&format!("x{i}"), ObjectKind::Variable)).collect();
+    let vars: Vec<ObjIdx> = (0..2)
+        .map(|i| b.object(&format!("x{i}"), ObjectKind::Variable))
+        .collect();
     // Expand each program into ops, closing sections so they are well nested.
     let mode_of = |m: Mode| if rw { m } else { Mode::Write };
     let mut ops: Vec<Vec<Op>> = Vec::new();
@@ -174,7 +225,11 @@ fn build_trace(programs: &[Vec<Step>], schedule: &[usize], fork_join: bool, rw: 
                         continue;
                     }
                     let mode = mode_of(m);
-                    out.push(Op::Acquire { lock, mode, attempt: Attempt::Blocking });
+                    out.push(Op::Acquire {
+                        lock,
+                        mode,
+                        attempt: Attempt::Blocking,
+                    });
                     held.push((lock, mode));
                 }
                 Step::Unlock => {
@@ -182,8 +237,12 @@ fn build_trace(programs: &[Vec<Step>], schedule: &[usize], fork_join: bool, rw: 
                         out.push(Op::Release { lock, mode });
                     }
                 }
-                Step::Read(v) => out.push(Op::Read { var: vars[v as usize] }),
-                Step::Write(v) => out.push(Op::Write { var: vars[v as usize] }),
+                Step::Read(v) => out.push(Op::Read {
+                    var: vars[v as usize],
+                }),
+                Step::Write(v) => out.push(Op::Write {
+                    var: vars[v as usize],
+                }),
             }
         }
         while let Some((lock, mode)) = held.pop() {
@@ -215,7 +274,8 @@ fn build_trace(programs: &[Vec<Step>], schedule: &[usize], fork_join: bool, rw: 
                     && next[t] < ops[t].len()
                     && match ops[t][next[t]] {
                         Op::Acquire { lock, mode, .. } => holders.get(&lock).is_none_or(|hs| {
-                            hs.iter().all(|&(h, m)| h == t || (mode == Mode::Read && m == Mode::Read))
+                            hs.iter()
+                                .all(|&(h, m)| h == t || (mode == Mode::Read && m == Mode::Read))
                         }),
                         Op::Join { child } => next[child.0 as usize] == ops[child.0 as usize].len(),
                         _ => true,
@@ -239,7 +299,11 @@ fn build_trace(programs: &[Vec<Step>], schedule: &[usize], fork_join: bool, rw: 
             Op::Fork { child } => started[child.0 as usize] = true,
             _ => {}
         }
-        b.push(Event { thread: threads[t], op, site: SiteIdx::UNKNOWN });
+        b.push(Event {
+            thread: threads[t],
+            op,
+            site: SiteIdx::UNKNOWN,
+        });
     }
     b.finish()
 }
@@ -260,20 +324,26 @@ fn closed(trace: &Trace, thread_events: &[Vec<usize>], p: &[usize]) -> bool {
         let t = thread_of(e);
         // A forked thread's events need the fork.
         for (f, fe) in trace.events.iter().enumerate() {
-            if let Op::Fork { child } = fe.op {
-                if child.0 as usize == t && f < thread_events[t][0] && !in_s[f] {
-                    return false;
-                }
+            if let Op::Fork { child } = fe.op
+                && child.0 as usize == t
+                && f < thread_events[t][0]
+                && !in_s[f]
+            {
+                return false;
             }
         }
         match ev.op {
-            Op::Join { child } => {
-                if thread_events[child.0 as usize].iter().any(|&c| c < e && !in_s[c]) {
-                    return false;
-                }
+            Op::Join { child }
+                if thread_events[child.0 as usize]
+                    .iter()
+                    .any(|&c| c < e && !in_s[c]) =>
+            {
+                return false;
             }
             Op::Read { var } => {
-                let w = (0..e).rev().find(|&w| matches!(trace.events[w].op, Op::Write { var: v } if v == var));
+                let w = (0..e)
+                    .rev()
+                    .find(|&w| matches!(trace.events[w].op, Op::Write { var: v } if v == var));
                 if w.is_some_and(|w| !in_s[w]) {
                     return false;
                 }
@@ -283,13 +353,25 @@ fn closed(trace: &Trace, thread_events: &[Vec<usize>], p: &[usize]) -> bool {
     }
     // Sync-preservation: of two conflicting acquisitions in S, the earlier one's release is in S.
     let release_of = |a: usize| -> Option<usize> {
-        let Op::Acquire { lock, .. } = trace.events[a].op else { unreachable!() };
-        (a + 1..n).find(|&r| thread_of(r) == thread_of(a) && matches!(trace.events[r].op, Op::Release { lock: l, .. } if l == lock))
+        let Op::Acquire { lock, .. } = trace.events[a].op else {
+            unreachable!()
+        };
+        (a + 1..n).find(|&r| {
+            thread_of(r) == thread_of(a)
+                && matches!(trace.events[r].op, Op::Release { lock: l, .. } if l == lock)
+        })
     };
     for a in (0..n).filter(|&a| in_s[a]) {
-        let Op::Acquire { lock, mode: ma, .. } = trace.events[a].op else { continue };
+        let Op::Acquire { lock, mode: ma, .. } = trace.events[a].op else {
+            continue;
+        };
         for b in (a + 1..n).filter(|&b| in_s[b]) {
-            let Op::Acquire { lock: lb, mode: mb, .. } = trace.events[b].op else { continue };
+            let Op::Acquire {
+                lock: lb, mode: mb, ..
+            } = trace.events[b].op
+            else {
+                continue;
+            };
             if lb == lock && !(ma == Mode::Read && mb == Mode::Read) {
                 match release_of(a) {
                     Some(r) if in_s[r] => {}
@@ -341,7 +423,12 @@ fn oracle_confirms(trace: &Trace, deps: &[LockDependency], pattern: &DeadlockPat
 
 /// A witness is a real deadlock: running its prefix in trace order respects every lock,
 /// and leaves each pattern thread blocked on a lock the next one holds.
-fn check_witness(trace: &Trace, deps: &[LockDependency], pattern: &DeadlockPattern, w: &Witness) -> Result<(), String> {
+fn check_witness(
+    trace: &Trace,
+    deps: &[LockDependency],
+    pattern: &DeadlockPattern,
+    w: &Witness,
+) -> Result<(), String> {
     let mut count = vec![0usize; trace.threads.len()];
     let mut holders: HashMap<ObjIdx, Vec<(usize, Mode)>> = HashMap::new();
     for ev in &trace.events {
@@ -353,14 +440,20 @@ fn check_witness(trace: &Trace, deps: &[LockDependency], pattern: &DeadlockPatte
         match ev.op {
             Op::Acquire { lock, mode, .. } => {
                 let hs = holders.entry(lock).or_default();
-                if hs.iter().any(|&(h, m)| h != t && !(m == Mode::Read && mode == Mode::Read)) {
+                if hs
+                    .iter()
+                    .any(|&(h, m)| h != t && !(m == Mode::Read && mode == Mode::Read))
+                {
                     return Err(format!("acquire of {lock:?} by {t} while held: {hs:?}"));
                 }
                 hs.push((t, mode));
             }
             Op::Release { lock, .. } => {
                 let hs = holders.get_mut(&lock).ok_or("release of unheld lock")?;
-                let p = hs.iter().position(|&(h, _)| h == t).ok_or("release of unheld lock")?;
+                let p = hs
+                    .iter()
+                    .position(|&(h, _)| h == t)
+                    .ok_or("release of unheld lock")?;
                 hs.remove(p);
             }
             _ => {}
@@ -371,8 +464,13 @@ fn check_witness(trace: &Trace, deps: &[LockDependency], pattern: &DeadlockPatte
         let dep = &deps[d];
         let next = &deps[pattern.deps[(x + 1) % k]];
         let hs = holders.get(&dep.lock).cloned().unwrap_or_default();
-        if !hs.iter().any(|&(h, m)| h == next.thread.0 as usize && !(m == Mode::Read && dep.mode == Mode::Read)) {
-            return Err(format!("{:?} is not blocked by {:?}", dep.thread, next.thread));
+        if !hs.iter().any(|&(h, m)| {
+            h == next.thread.0 as usize && !(m == Mode::Read && dep.mode == Mode::Read)
+        }) {
+            return Err(format!(
+                "{:?} is not blocked by {:?}",
+                dep.thread, next.thread
+            ));
         }
         let e = w.events[x];
         if trace.events[e].thread != dep.thread {
@@ -436,5 +534,8 @@ fn random_traces_give_confirmed_and_refuted_patterns() {
         }
     }
     assert!(patterns >= 100, "only {patterns} patterns");
-    assert!(confirmed >= 20 && patterns - confirmed >= 20, "{confirmed} of {patterns} confirmed");
+    assert!(
+        confirmed >= 20 && patterns - confirmed >= 20,
+        "{confirmed} of {patterns} confirmed"
+    );
 }

@@ -46,7 +46,10 @@ pub struct LockDependency {
 impl LockDependency {
     /// The mode `lock` is held in by this dependency, if it is held.
     pub fn held_mode(&self, lock: ObjIdx) -> Option<Mode> {
-        self.held.binary_search_by_key(&lock, |&(l, _)| l).ok().map(|i| self.held[i].1)
+        self.held
+            .binary_search_by_key(&lock, |&(l, _)| l)
+            .ok()
+            .map(|i| self.held[i].1)
     }
 }
 
@@ -98,11 +101,25 @@ fn self_blocks(kind: ObjectKind, mode: Mode, held_mode: Mode) -> bool {
     }
 }
 
+/// A blocking acquisition of `lock` in `mode` by `thread` at event `at` (the `Acquire`, or
+/// the unanswered `Request`), with `request` its `Request` if any.
+#[derive(Clone, Copy, Debug)]
+struct BlockingAcquisition {
+    thread: ThreadIdx,
+    lock: ObjIdx,
+    mode: Mode,
+    at: usize,
+    request: Option<usize>,
+}
+
+/// The deduplication key of a dependency: (thread, lock, mode, held set).
+type DependencyKey = (ThreadIdx, ObjIdx, Mode, Vec<(ObjIdx, Mode)>);
+
 /// Accumulates dependencies and nesting events while walking the trace.
 #[derive(Default)]
 struct DependencyCollector {
     deps: Vec<LockDependency>,
-    dep_ids: HashMap<(ThreadIdx, ObjIdx, Mode, Vec<(ObjIdx, Mode)>), usize>,
+    dep_ids: HashMap<DependencyKey, usize>,
     deps_out: Dependencies,
     seen_nesting: HashSet<(u8, ThreadIdx, ObjIdx, ObjIdx)>,
 }
@@ -120,25 +137,33 @@ impl DependencyCollector {
         }
     }
 
-    /// A blocking acquisition of `lock` in `mode` by `thread` at `at` (the `Acquire`, or the
-    /// unanswered `Request`), with `request` its `Request` if any, while holding `held`.
+    /// A blocking acquisition by a thread holding `held`.
     fn blocking_acquire(
         &mut self,
         trace: &Trace,
-        thread: ThreadIdx,
-        lock: ObjIdx,
-        mode: Mode,
-        at: usize,
-        request: Option<usize>,
+        acquisition: BlockingAcquisition,
         held: &[HeldEntry],
     ) {
+        let BlockingAcquisition {
+            thread,
+            lock,
+            mode,
+            at,
+            request,
+        } = acquisition;
         let kind = trace.object(lock).kind;
         if kind == ObjectKind::ReentrantMutex && held.iter().any(|h| h.lock == lock) {
             // Re-entering a monitor never waits.
             return;
         }
         if let Some(h) = held.iter().find(|h| h.lock == lock) {
-            let event = NestingEvent { thread, lock, held: lock, held_acquire: h.acquire, acquire: at };
+            let event = NestingEvent {
+                thread,
+                lock,
+                held: lock,
+                held_acquire: h.acquire,
+                acquire: at,
+            };
             if self_blocks(kind, mode, h.mode) {
                 self.nesting(0, event);
             } else {
@@ -147,8 +172,20 @@ impl DependencyCollector {
         }
         let class = trace.object(lock).class;
         if class != SiteIdx::UNKNOWN {
-            for h in held.iter().filter(|h| h.lock != lock && trace.object(h.lock).class == class) {
-                self.nesting(2, NestingEvent { thread, lock, held: h.lock, held_acquire: h.acquire, acquire: at });
+            for h in held
+                .iter()
+                .filter(|h| h.lock != lock && trace.object(h.lock).class == class)
+            {
+                self.nesting(
+                    2,
+                    NestingEvent {
+                        thread,
+                        lock,
+                        held: h.lock,
+                        held_acquire: h.acquire,
+                        acquire: at,
+                    },
+                );
             }
         }
         // The held set: each other lock once, with its outermost acquisition.
@@ -159,14 +196,23 @@ impl DependencyCollector {
         set.sort_by_key(|h| (h.lock, h.acquire));
         set.dedup_by_key(|h| h.lock);
         let key_held: Vec<(ObjIdx, Mode)> = set.iter().map(|h| (h.lock, h.mode)).collect();
-        let instance =
-            DependencyInstance { acquire: at, request, held_acquires: set.iter().map(|h| h.acquire).collect() };
+        let instance = DependencyInstance {
+            acquire: at,
+            request,
+            held_acquires: set.iter().map(|h| h.acquire).collect(),
+        };
         let key = (thread, lock, mode, key_held);
         if let Some(&id) = self.dep_ids.get(&key) {
             self.deps[id].instances.push(instance);
         } else {
             let id = self.deps.len();
-            self.deps.push(LockDependency { thread, lock, mode, held: key.3.clone(), instances: vec![instance] });
+            self.deps.push(LockDependency {
+                thread,
+                lock,
+                mode,
+                held: key.3.clone(),
+                instances: vec![instance],
+            });
             self.dep_ids.insert(key, id);
         }
     }
@@ -187,20 +233,33 @@ pub fn lock_dependencies(trace: &Trace) -> Dependencies {
         }
         match ev.op {
             Op::Request { lock, mode } => pending[t] = Some((lock, mode, i)),
-            Op::TryFailed { lock, .. } => {
-                if pending[t].is_some_and(|(l, _, _)| l == lock) {
-                    pending[t] = None;
-                }
+            Op::TryFailed { lock, .. } if pending[t].is_some_and(|(l, _, _)| l == lock) => {
+                pending[t] = None;
             }
-            Op::Acquire { lock, mode, attempt } => {
+            Op::Acquire {
+                lock,
+                mode,
+                attempt,
+            } => {
                 let request = match pending[t].take() {
                     Some((l, _, r)) if l == lock => Some(r),
                     _ => None,
                 };
                 if attempt == Attempt::Blocking {
-                    out.blocking_acquire(trace, ev.thread, lock, mode, i, request, &held[t]);
+                    let acquisition = BlockingAcquisition {
+                        thread: ev.thread,
+                        lock,
+                        mode,
+                        at: i,
+                        request,
+                    };
+                    out.blocking_acquire(trace, acquisition, &held[t]);
                 }
-                held[t].push(HeldEntry { lock, mode, acquire: i });
+                held[t].push(HeldEntry {
+                    lock,
+                    mode,
+                    acquire: i,
+                });
             }
             Op::Release { lock, .. } => {
                 if let Some(pos) = held[t].iter().rposition(|h| h.lock == lock) {
@@ -213,11 +272,24 @@ pub fn lock_dependencies(trace: &Trace) -> Dependencies {
     // Requests never answered: the thread was blocked when the trace ended.
     for (t, p) in pending.iter().enumerate() {
         if let Some((lock, mode, r)) = *p {
-            out.blocking_acquire(trace, ThreadIdx(t as u32), lock, mode, r, Some(r), &held[t]);
+            let acquisition = BlockingAcquisition {
+                thread: ThreadIdx(t as u32),
+                lock,
+                mode,
+                at: r,
+                request: Some(r),
+            };
+            out.blocking_acquire(trace, acquisition, &held[t]);
         }
     }
-    let DependencyCollector { mut deps, mut deps_out, .. } = out;
-    deps.sort_by(|a, b| (a.thread, a.lock, &a.held, a.mode).cmp(&(b.thread, b.lock, &b.held, b.mode)));
+    let DependencyCollector {
+        mut deps,
+        mut deps_out,
+        ..
+    } = out;
+    deps.sort_by(|a, b| {
+        (a.thread, a.lock, &a.held, a.mode).cmp(&(b.thread, b.lock, &b.held, b.mode))
+    });
     deps_out.deps = deps;
     deps_out
 }

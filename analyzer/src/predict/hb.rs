@@ -40,18 +40,28 @@ pub struct HappensBefore {
 
 /// Whether an atomic with `order` publishes (release side).
 pub(crate) fn is_release(order: MemoryOrder) -> bool {
-    matches!(order, MemoryOrder::Release | MemoryOrder::AcqRel | MemoryOrder::SeqCst)
+    matches!(
+        order,
+        MemoryOrder::Release | MemoryOrder::AcqRel | MemoryOrder::SeqCst
+    )
 }
 
 /// Whether an atomic with `order` synchronises with the store it reads (acquire side).
 pub(crate) fn is_acquire(order: MemoryOrder) -> bool {
-    matches!(order, MemoryOrder::Acquire | MemoryOrder::AcqRel | MemoryOrder::SeqCst)
+    matches!(
+        order,
+        MemoryOrder::Acquire | MemoryOrder::AcqRel | MemoryOrder::SeqCst
+    )
 }
 
 /// The version an atomic access reads, if it reads: a load reads `version`, a
 /// read-modify-write that wrote `version` read `version - 1`.
 pub(crate) fn version_read(write: bool, version: u64) -> Option<u64> {
-    if write { version.checked_sub(1) } else { Some(version) }
+    if write {
+        version.checked_sub(1)
+    } else {
+        Some(version)
+    }
 }
 
 /// Release clocks of one lock.
@@ -80,7 +90,12 @@ impl HappensBefore {
     /// receive events).
     pub fn compute(trace: &Trace) -> HappensBefore {
         let n_threads = trace.threads.len().max(
-            trace.events.iter().map(|e| e.thread.0 as usize + 1).max().unwrap_or(0),
+            trace
+                .events
+                .iter()
+                .map(|e| e.thread.0 as usize + 1)
+                .max()
+                .unwrap_or(0),
         );
         let mut hb = HappensBefore {
             thread: Vec::with_capacity(trace.events.len()),
@@ -105,10 +120,10 @@ impl HappensBefore {
 
             // Incoming edges: what this event receives.
             let mut incoming: Vec<u32> = Vec::new();
-            if pos == 0 {
-                if let Some(c) = fork_clock.remove(&(u as u32)) {
-                    join_into(&mut incoming, &c);
-                }
+            if pos == 0
+                && let Some(c) = fork_clock.remove(&(u as u32))
+            {
+                join_into(&mut incoming, &c);
             }
             match ev.op {
                 Op::Acquire { lock, mode, .. } => {
@@ -130,7 +145,11 @@ impl HappensBefore {
                         join_into(&mut incoming, &clocks[c]);
                     }
                 }
-                Op::Wake { condvar, notified_seen, timed_out: false } if notified_seen > 0 => {
+                Op::Wake {
+                    condvar,
+                    notified_seen,
+                    timed_out: false,
+                } if notified_seen > 0 => {
                     if let Some(&e) = notifies.get(&(condvar, notified_seen)) {
                         join_into(&mut incoming, &hb.clock_at(e, n_threads));
                     }
@@ -145,16 +164,24 @@ impl HappensBefore {
                         join_into(&mut incoming, &hb.clock_at(e, n_threads));
                     }
                 }
-                Op::BarrierDepart { barrier, generation } => {
+                Op::BarrierDepart {
+                    barrier,
+                    generation,
+                } => {
                     if let Some(c) = barriers.get(&(barrier, generation)) {
                         join_into(&mut incoming, c);
                     }
                 }
-                Op::Atomic { var, write, order, version } if is_acquire(order) => {
-                    if let Some(v) = version_read(write, version) {
-                        if let Some(&e) = stores.get(&(var, v)) {
-                            join_into(&mut incoming, &hb.clock_at(e, n_threads));
-                        }
+                Op::Atomic {
+                    var,
+                    write,
+                    order,
+                    version,
+                } if is_acquire(order) => {
+                    if let Some(v) = version_read(write, version)
+                        && let Some(&e) = stores.get(&(var, v))
+                    {
+                        join_into(&mut incoming, &hb.clock_at(e, n_threads));
                     }
                 }
                 _ => {}
@@ -164,7 +191,10 @@ impl HappensBefore {
                 for (t, &v) in incoming.iter().enumerate() {
                     if t != u && v > clock[t] {
                         clock[t] = v;
-                        hb.steps.entry((u as u32, t as u32)).or_default().push((pos, v));
+                        hb.steps
+                            .entry((u as u32, t as u32))
+                            .or_default()
+                            .push((pos, v));
                     }
                 }
             }
@@ -196,10 +226,21 @@ impl HappensBefore {
                 Op::Send { channel, seq } => {
                     sends.insert((channel, seq), i);
                 }
-                Op::BarrierArrive { barrier, generation } => {
-                    join_into(barriers.entry((barrier, generation)).or_default(), &clocks[u]);
+                Op::BarrierArrive {
+                    barrier,
+                    generation,
+                } => {
+                    join_into(
+                        barriers.entry((barrier, generation)).or_default(),
+                        &clocks[u],
+                    );
                 }
-                Op::Atomic { var, write: true, order, version } if is_release(order) => {
+                Op::Atomic {
+                    var,
+                    write: true,
+                    order,
+                    version,
+                } if is_release(order) => {
                     stores.insert((var, version), i);
                 }
                 _ => {}
@@ -227,7 +268,9 @@ impl HappensBefore {
 
     /// The full clock of event `e` (computed events only).
     fn clock_at(&self, e: usize, n_threads: usize) -> Vec<u32> {
-        (0..n_threads as u32).map(|t| self.component(e, t)).collect()
+        (0..n_threads as u32)
+            .map(|t| self.component(e, t))
+            .collect()
     }
 
     /// Whether event `a` happens before event `b` (indices into `trace.events`). Strict:

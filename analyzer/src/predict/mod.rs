@@ -10,7 +10,11 @@ pub mod hb;
 pub mod patterns;
 pub mod sync_preserving;
 
-pub use dependencies::{lock_dependencies, DependencyInstance, Dependencies, LockDependency, NestingEvent};
+pub use dependencies::{
+    Dependencies, DependencyInstance, LockDependency, NestingEvent, lock_dependencies,
+};
 pub use hb::HappensBefore;
-pub use patterns::{deadlock_patterns, is_pattern, modes_conflict, waits_for, DeadlockPattern, PatternSearch};
-pub use sync_preserving::{confirm, ClosureIndex, Witness};
+pub use patterns::{
+    DeadlockPattern, PatternSearch, deadlock_patterns, is_pattern, modes_conflict, waits_for,
+};
+pub use sync_preserving::{ClosureIndex, Witness, confirm};

@@ -36,17 +36,19 @@ pub struct PatternSearch {
 
 /// Whether a thread acquiring in `acquire` mode waits for a holder in `held` mode.
 pub fn modes_conflict(acquire: Mode, held: Mode) -> bool {
-    match (acquire, held) {
-        (Mode::Read, Mode::Read) => false,
-        (Mode::Read, Mode::Upgradable) | (Mode::Upgradable, Mode::Read) => false,
-        _ => true,
-    }
+    !matches!(
+        (acquire, held),
+        (Mode::Read, Mode::Read) | (Mode::Read, Mode::Upgradable) | (Mode::Upgradable, Mode::Read)
+    )
 }
 
 /// Whether `from` can be followed by `to` in a pattern: other thread, and `to` holds the lock
 /// `from` acquires in a conflicting mode.
 pub fn waits_for(from: &LockDependency, to: &LockDependency) -> bool {
-    from.thread != to.thread && to.held_mode(from.lock).is_some_and(|m| modes_conflict(from.mode, m))
+    from.thread != to.thread
+        && to
+            .held_mode(from.lock)
+            .is_some_and(|m| modes_conflict(from.mode, m))
 }
 
 /// Whether two held sets share a lock (both sorted by lock).
@@ -121,9 +123,13 @@ impl Search<'_> {
                 self.stopped = true;
                 return;
             }
-            self.found.push(DeadlockPattern { deps: self.path.clone() });
+            self.found.push(DeadlockPattern {
+                deps: self.path.clone(),
+            });
         }
-        let Some(next) = self.holders.get(&self.deps[last].lock).cloned() else { return };
+        let Some(next) = self.holders.get(&self.deps[last].lock).cloned() else {
+            return;
+        };
         for n in next {
             if !waits_for(&self.deps[last], &self.deps[n]) || !self.compatible(n) {
                 continue;
@@ -143,11 +149,16 @@ impl Search<'_> {
 }
 
 /// Enumerates deadlock patterns of length at most `max_len`, stopping after `max_patterns`.
-pub fn deadlock_patterns(deps: &[LockDependency], max_len: usize, max_patterns: usize) -> PatternSearch {
+pub fn deadlock_patterns(
+    deps: &[LockDependency],
+    max_len: usize,
+    max_patterns: usize,
+) -> PatternSearch {
     // Lock graph: held → acquired, one edge per dependency.
     let mut graph: DiGraph<ObjIdx, ()> = DiGraph::new();
     let mut node: HashMap<ObjIdx, NodeIndex> = HashMap::new();
-    let mut node_of = |g: &mut DiGraph<ObjIdx, ()>, l: ObjIdx| *node.entry(l).or_insert_with(|| g.add_node(l));
+    let mut node_of =
+        |g: &mut DiGraph<ObjIdx, ()>, l: ObjIdx| *node.entry(l).or_insert_with(|| g.add_node(l));
     for d in deps {
         let to = node_of(&mut graph, d.lock);
         for &(h, _) in &d.held {
@@ -177,9 +188,13 @@ pub fn deadlock_patterns(deps: &[LockDependency], max_len: usize, max_patterns: 
     let mut component = vec![usize::MAX; deps.len()];
     let mut holders: HashMap<ObjIdx, Vec<usize>> = HashMap::new();
     for (i, d) in deps.iter().enumerate() {
-        let Some(&c) = scc_of.get(&d.lock) else { continue };
+        let Some(&c) = scc_of.get(&d.lock) else {
+            continue;
+        };
         let in_scc = d.held.iter().any(|&(h, _)| scc_of.get(&h) == Some(&c));
-        let held_elsewhere = threads_holding.get(&d.lock).is_some_and(|ts| ts.iter().any(|&t| t != d.thread));
+        let held_elsewhere = threads_holding
+            .get(&d.lock)
+            .is_some_and(|ts| ts.iter().any(|&t| t != d.thread));
         if in_scc && held_elsewhere {
             component[i] = c;
             for &(h, _) in &d.held {
@@ -213,5 +228,8 @@ pub fn deadlock_patterns(deps: &[LockDependency], max_len: usize, max_patterns: 
     }
     let mut patterns = search.found;
     patterns.sort();
-    PatternSearch { patterns, truncated: search.truncated }
+    PatternSearch {
+        patterns,
+        truncated: search.truncated,
+    }
 }

@@ -111,14 +111,19 @@ impl Closure<'_> {
     /// Adds what event `e`, newly in S, requires.
     fn add(&mut self, e: u32) {
         let ix = self.index;
-        let (s, t) = (ix.req_start[e as usize] as usize, ix.req_start[e as usize + 1] as usize);
+        let (s, t) = (
+            ix.req_start[e as usize] as usize,
+            ix.req_start[e as usize + 1] as usize,
+        );
         for k in s..t {
             self.require(ix.req[k]);
         }
         if ix.release_of[e as usize] == NOT_SYNC {
             return;
         }
-        let Op::Acquire { lock, mode, .. } = self.trace.events[e as usize].op else { return };
+        let Op::Acquire { lock, mode, .. } = self.trace.events[e as usize].op else {
+            return;
+        };
         if mode == Mode::Read {
             match self.last_exclusive.get(&lock).copied() {
                 Some(m) if m > e => self.require_release(e),
@@ -168,14 +173,32 @@ impl Closure<'_> {
 }
 
 impl ClosureIndex {
-    /// Builds the tables for `trace` in one pass (plus a pass per lock for releases).
+    /// Builds the tables for `trace` in one pass, with every read (plain or atomic) bound to
+    /// the write it read from: the sound default.
     pub fn new(trace: &Trace) -> ClosureIndex {
+        ClosureIndex::build(trace, true)
+    }
+
+    /// Builds the tables; `plain_reads_from` says whether a plain read requires the last plain
+    /// write before it. Without it, reorderings may change what plain reads see (the closure
+    /// rules of the brief, which name only atomic reads-from): more deadlocks are confirmed,
+    /// some of them possibly infeasible if control flow depends on those reads.
+    pub fn build(trace: &Trace, plain_reads_from: bool) -> ClosureIndex {
         let n = trace.events.len();
         if n >= NOT_SYNC as usize {
-            return ClosureIndex { oversized: true, ..ClosureIndex::default() };
+            return ClosureIndex {
+                oversized: true,
+                ..ClosureIndex::default()
+            };
         }
-        let n_threads =
-            trace.threads.len().max(trace.events.iter().map(|e| e.thread.0 as usize + 1).max().unwrap_or(0));
+        let n_threads = trace.threads.len().max(
+            trace
+                .events
+                .iter()
+                .map(|e| e.thread.0 as usize + 1)
+                .max()
+                .unwrap_or(0),
+        );
         let mut ix = ClosureIndex {
             thread_events: vec![Vec::new(); n_threads],
             thread: Vec::with_capacity(n),
@@ -194,8 +217,15 @@ impl ClosureIndex {
         // the trace only if the trace is inconsistent; collect arrivals first.
         let mut arrivals: HashMap<(ObjIdx, u64), Vec<u32>> = HashMap::new();
         for (i, ev) in trace.events.iter().enumerate() {
-            if let Op::BarrierArrive { barrier, generation } = ev.op {
-                arrivals.entry((barrier, generation)).or_default().push(i as u32);
+            if let Op::BarrierArrive {
+                barrier,
+                generation,
+            } = ev.op
+            {
+                arrivals
+                    .entry((barrier, generation))
+                    .or_default()
+                    .push(i as u32);
             }
         }
         // Held lists for matching releases: (lock, acquire, depth for reentrant locks).
@@ -208,10 +238,10 @@ impl ClosureIndex {
             ix.thread.push(u as u32);
             ix.local.push(pos);
             ix.req_start.push(ix.req.len() as u32);
-            if pos == 0 {
-                if let Some(&f) = fork_of.get(&(u as u32)) {
-                    ix.req.push(f);
-                }
+            if pos == 0
+                && let Some(&f) = fork_of.get(&(u as u32))
+            {
+                ix.req.push(f);
             }
             match ev.op {
                 Op::Fork { child } => {
@@ -222,13 +252,17 @@ impl ClosureIndex {
                 }
                 Op::Join { child } => {
                     let c = child.0 as usize;
-                    if c != u {
-                        if let Some(&last) = ix.thread_events.get(c).and_then(|v| v.last()) {
-                            ix.req.push(last);
-                        }
+                    if c != u
+                        && let Some(&last) = ix.thread_events.get(c).and_then(|v| v.last())
+                    {
+                        ix.req.push(last);
                     }
                 }
-                Op::Wake { condvar, notified_seen, timed_out: false } if notified_seen > 0 => {
+                Op::Wake {
+                    condvar,
+                    notified_seen,
+                    timed_out: false,
+                } if notified_seen > 0 => {
                     if let Some(&e) = notify.get(&(condvar, notified_seen)) {
                         ix.req.push(e);
                     }
@@ -247,22 +281,30 @@ impl ClosureIndex {
                         ix.req.push(e);
                     }
                 }
-                Op::BarrierDepart { barrier, generation } => {
+                Op::BarrierDepart {
+                    barrier,
+                    generation,
+                } => {
                     if let Some(a) = arrivals.get(&(barrier, generation)) {
                         ix.req.extend(a.iter().copied().filter(|&a| a < at));
                     }
                 }
-                Op::Atomic { var, write, version, .. } => {
-                    if let Some(v) = version_read(write, version) {
-                        if let Some(&e) = store.get(&(var, v)) {
-                            ix.req.push(e);
-                        }
+                Op::Atomic {
+                    var,
+                    write,
+                    version,
+                    ..
+                } => {
+                    if let Some(v) = version_read(write, version)
+                        && let Some(&e) = store.get(&(var, v))
+                    {
+                        ix.req.push(e);
                     }
                     if write {
                         store.insert((var, version), at);
                     }
                 }
-                Op::Read { var } => {
+                Op::Read { var } if plain_reads_from => {
                     if let Some(&w) = last_write.get(&var) {
                         ix.req.push(w);
                     }
@@ -294,8 +336,14 @@ impl ClosureIndex {
     }
 
     /// Confirms `pattern` over `trace` (the trace this index was built from).
-    pub fn confirm(&self, trace: &Trace, deps: &[LockDependency], pattern: &DeadlockPattern) -> Option<Witness> {
-        if self.oversized || pattern.deps.len() < 2 || pattern.deps.iter().any(|&d| d >= deps.len()) {
+    pub fn confirm(
+        &self,
+        trace: &Trace,
+        deps: &[LockDependency],
+        pattern: &DeadlockPattern,
+    ) -> Option<Witness> {
+        if self.oversized || pattern.deps.len() < 2 || pattern.deps.iter().any(|&d| d >= deps.len())
+        {
             return None;
         }
         let n_threads = self.thread_events.len();
@@ -353,6 +401,10 @@ impl ClosureIndex {
 /// Confirms `pattern`, returning a witness if the trace has a sync-preserving deadlock for it.
 /// Builds a [`ClosureIndex`] each call; to confirm many patterns of one trace, build the
 /// index once and call [`ClosureIndex::confirm`].
-pub fn confirm(trace: &Trace, deps: &[LockDependency], pattern: &DeadlockPattern) -> Option<Witness> {
+pub fn confirm(
+    trace: &Trace,
+    deps: &[LockDependency],
+    pattern: &DeadlockPattern,
+) -> Option<Witness> {
     ClosureIndex::new(trace).confirm(trace, deps, pattern)
 }
