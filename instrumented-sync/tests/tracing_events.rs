@@ -1,0 +1,56 @@
+//! Every recorded event is also a `tracing` event; a subscriber that itself
+//! uses instrumented locks does not make the recorder recurse.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use instrumented_sync::Mutex;
+use tracing::span::{Attributes, Id, Record};
+use tracing::{Event, Metadata, Subscriber};
+
+/// Counts `instrumented_sync` events, taking an instrumented lock for each.
+struct CountingSubscriber {
+    events: AtomicUsize,
+    log: Mutex<Vec<String>>,
+}
+
+impl Subscriber for CountingSubscriber {
+    fn enabled(&self, _: &Metadata<'_>) -> bool {
+        true
+    }
+    fn new_span(&self, _: &Attributes<'_>) -> Id {
+        Id::from_u64(1)
+    }
+    fn record(&self, _: &Id, _: &Record<'_>) {}
+    fn record_follows_from(&self, _: &Id, _: &Id) {}
+    fn event(&self, event: &Event<'_>) {
+        if event.metadata().target() == "instrumented_sync" {
+            self.events.fetch_add(1, Ordering::Relaxed);
+            // Re-entrant use of an instrumented lock from inside the recorder.
+            self.log
+                .lock()
+                .unwrap()
+                .push(event.metadata().name().to_owned());
+        }
+    }
+    fn enter(&self, _: &Id) {}
+    fn exit(&self, _: &Id) {}
+}
+
+#[test]
+fn lock_events_reach_tracing_without_recursion() {
+    let subscriber = Arc::new(CountingSubscriber {
+        events: AtomicUsize::new(0),
+        log: Mutex::new(Vec::new()),
+    });
+    let m = Mutex::new(0);
+    tracing::subscriber::with_default(Arc::clone(&subscriber), || {
+        for _ in 0..10 {
+            *m.lock().unwrap() += 1;
+        }
+    });
+    // Request, Acquire and Release per round.
+    let seen = subscriber.events.load(Ordering::Relaxed);
+    assert_eq!(seen, 30, "{seen} tracing events");
+    assert_eq!(subscriber.log.lock().unwrap().len(), seen);
+}
