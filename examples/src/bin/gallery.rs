@@ -18,6 +18,7 @@ use std::process::{Command, ExitCode};
 use std::time::{Duration, Instant};
 
 use analyzer::analysis::{analyze, Analysis, AnalysisOptions};
+use analyzer::report::ReportOptions;
 use analyzer::trace::{collect_inputs, load_path, LoadOptions};
 use anyhow::{bail, Context, Result};
 use examples::{Expect, Scenario, SCENARIOS};
@@ -131,10 +132,11 @@ fn run_scenario(scenario: &Scenario, traces_root: &Path, out: &Path) -> Result<(
     let options = AnalysisOptions::default();
     let analysis = analyze(&traces, &options);
     let failing = analysis.failing(&options).count();
+    let report_options = ReportOptions::from(&options);
     let dir = out.join(scenario.name);
     fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    write_file(&dir.join("report.txt"), &analyzer::report::text::render(&analysis, &options))?;
-    write_file(&dir.join("report.json"), &analyzer::report::json::render(&analysis, &options))?;
+    write_file(&dir.join("report.txt"), &analyzer::report::text::render(&analysis, &report_options))?;
+    write_file(&dir.join("report.json"), &analyzer::report::json::render(&analysis, &report_options))?;
     write_file(&dir.join("lock-order.dot"), &analyzer::report::dot::render(&analysis))?;
     Ok((analysis, failing))
 }
