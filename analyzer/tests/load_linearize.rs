@@ -200,8 +200,8 @@ fn execution(rng: &mut Rng, threads: usize, steps: usize) -> Vec<(usize, Event)>
             out.push((c, ev(Op::End)));
         }
     }
-    for c in 1..threads {
-        if started[c] {
+    for c in (1..threads).filter(|&c| started[c]) {
+        {
             out.push((
                 0,
                 ev(Op::Join {
@@ -241,7 +241,7 @@ fn records(rng: &mut Rng, threads: usize, execution: &[(usize, Event)]) -> Vec<R
         }));
     }
     let mut chunks: Vec<Vec<Vec<Event>>> = vec![Vec::new(); threads];
-    for t in 0..threads {
+    for (t, slot) in chunks.iter_mut().enumerate() {
         let mine: Vec<Event> = execution
             .iter()
             .filter(|(u, _)| *u == t)
@@ -250,10 +250,10 @@ fn records(rng: &mut Rng, threads: usize, execution: &[(usize, Event)]) -> Vec<R
         let mut rest = &mine[..];
         while !rest.is_empty() {
             let n = (1 + rng.below(4)).min(rest.len());
-            chunks[t].push(rest[..n].to_vec());
+            slot.push(rest[..n].to_vec());
             rest = &rest[n..];
         }
-        chunks[t].reverse();
+        slot.reverse();
     }
     loop {
         let waiting: Vec<usize> = (0..threads).filter(|&t| !chunks[t].is_empty()).collect();

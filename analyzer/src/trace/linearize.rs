@@ -328,10 +328,8 @@ pub(crate) fn linearize(threads: &[ThreadEvents]) -> Merged {
             threads[t].id.0,
             total - order.len()
         ));
-        for t in 0..n {
-            for i in m.next[t]..threads[t].events.len() {
-                order.push((t as u32, i as u32));
-            }
+        for (t, thread) in threads.iter().enumerate() {
+            order.extend((m.next[t]..thread.events.len()).map(|i| (t as u32, i as u32)));
         }
     }
     Merged { order, stuck }

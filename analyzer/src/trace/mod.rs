@@ -5,8 +5,8 @@
 //!
 //! Every reader ends in the same model: STD and RapidBin events are already in
 //! one global order and are appended as read; native and JSON Lines records
-//! carry per-thread batches that [`linearize`] merges into one order consistent
-//! with their synchronisation. [`wellformed`] then checks lock discipline.
+//! carry per-thread batches that `linearize` merges into one order consistent
+//! with their synchronisation. `wellformed` then checks lock discipline.
 
 pub mod convert;
 mod detect;
