@@ -725,3 +725,166 @@ fn later_instance_is_confirmed_when_the_first_is_ordered() {
     let main_pos = names[c2].iter().position(|(t, _)| t == "main").unwrap();
     assert_eq!(w.instances[main_pos], 1);
 }
+
+/// ABBA where T2's section comes after an event `sync_after` of T1's, which follows T1's section.
+fn abba_ordered_by(sync_t1: Op, sync_t2: Op) -> Trace {
+    let mut tb = Tb::new();
+    tb.nest("T1", "A", "B");
+    tb.op("T1", sync_t1);
+    tb.op("T2", sync_t2);
+    tb.nest("T2", "B", "A");
+    tb.finish()
+}
+
+#[test]
+fn message_orders_abba() {
+    let ch = ObjIdx(2);
+    let mut trace = abba_ordered_by(
+        Op::Send {
+            channel: ch,
+            seq: 1,
+        },
+        Op::Recv {
+            channel: ch,
+            seq: 1,
+        },
+    );
+    trace.objects.push(analyzer::model::Object {
+        name: "ch".into(),
+        kind: ObjectKind::Channel,
+        class: SiteIdx::UNKNOWN,
+        user_named: false,
+    });
+    let p = predict(&trace);
+    assert_single(&trace, &p, &[("T1", "B"), ("T2", "A")], false);
+    // A receive of a different message orders nothing.
+    let trace = abba_ordered_by(
+        Op::Send {
+            channel: ch,
+            seq: 1,
+        },
+        Op::Recv {
+            channel: ch,
+            seq: 2,
+        },
+    );
+    assert_single(&trace, &predict(&trace), &[("T1", "B"), ("T2", "A")], true);
+}
+
+#[test]
+fn notification_orders_abba() {
+    let cv = ObjIdx(2);
+    let trace = abba_ordered_by(
+        Op::Notify {
+            condvar: cv,
+            all: false,
+            seq: 1,
+        },
+        Op::Wake {
+            condvar: cv,
+            notified_seen: 1,
+            timed_out: false,
+        },
+    );
+    assert_single(&trace, &predict(&trace), &[("T1", "B"), ("T2", "A")], false);
+    let trace = abba_ordered_by(
+        Op::Notify {
+            condvar: cv,
+            all: false,
+            seq: 1,
+        },
+        Op::Wake {
+            condvar: cv,
+            notified_seen: 1,
+            timed_out: true,
+        },
+    );
+    assert_single(&trace, &predict(&trace), &[("T1", "B"), ("T2", "A")], true);
+}
+
+#[test]
+fn atomic_flag_orders_abba() {
+    let x = ObjIdx(2);
+    let trace = abba_ordered_by(
+        Op::Atomic {
+            var: x,
+            write: true,
+            order: analyzer::model::MemoryOrder::Release,
+            version: 1,
+        },
+        Op::Atomic {
+            var: x,
+            write: false,
+            order: analyzer::model::MemoryOrder::Acquire,
+            version: 1,
+        },
+    );
+    assert_single(&trace, &predict(&trace), &[("T1", "B"), ("T2", "A")], false);
+}
+
+#[test]
+fn barrier_orders_abba() {
+    let bar = ObjIdx(2);
+    let mut tb = Tb::new();
+    tb.nest("T1", "A", "B");
+    tb.op(
+        "T1",
+        Op::BarrierArrive {
+            barrier: bar,
+            generation: 0,
+        },
+    );
+    tb.op(
+        "T2",
+        Op::BarrierArrive {
+            barrier: bar,
+            generation: 0,
+        },
+    );
+    tb.op(
+        "T2",
+        Op::BarrierDepart {
+            barrier: bar,
+            generation: 0,
+        },
+    );
+    tb.nest("T2", "B", "A");
+    let trace = tb.finish();
+    assert_single(&trace, &predict(&trace), &[("T1", "B"), ("T2", "A")], false);
+}
+
+#[test]
+fn condvar_wait_reacquisition_is_a_dependency() {
+    let mut tb = Tb::new();
+    let a = tb.lock("T1", "A");
+    tb.lock("T1", "M");
+    let (cv, m) = (tb.obj("cv", ObjectKind::Condvar), ObjIdx(1));
+    tb.op(
+        "T1",
+        Op::Wait {
+            condvar: cv,
+            lock: m,
+            timed: false,
+        },
+    );
+    tb.unlock("T1", "M");
+    tb.op(
+        "T1",
+        Op::Wake {
+            condvar: cv,
+            notified_seen: 1,
+            timed_out: false,
+        },
+    );
+    let again = tb.lock("T1", "M");
+    tb.unlock("T1", "M");
+    tb.unlock("T1", "A");
+    let trace = tb.finish();
+    let deps = lock_dependencies(&trace);
+    assert_eq!(deps.deps.len(), 1);
+    let d = &deps.deps[0];
+    assert_eq!((d.lock, d.instances.len()), (m, 2));
+    assert_eq!(d.instances[1].acquire, again);
+    assert_eq!(d.instances[1].held_acquires, vec![a]);
+    assert!(deps.self_deadlocks.is_empty());
+}

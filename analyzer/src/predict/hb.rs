@@ -11,7 +11,9 @@
 //! receives × threads but in practice far smaller (re-acquiring a lock last released by
 //! the same thread changes nothing).
 //!
-//! While computing, clocks are dense per thread and per lock; the clocks of other
+//! While computing, clocks are dense per thread and per lock (threads² + locks × threads
+//! words, freed afterwards; fine for hundreds of threads, heavy for tens of thousands of
+//! async tasks); the clocks of other
 //! senders (notify, send, release store) are not copied but rebuilt from the step
 //! functions when received.
 //!

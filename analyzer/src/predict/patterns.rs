@@ -127,10 +127,11 @@ impl Search<'_> {
                 deps: self.path.clone(),
             });
         }
-        let Some(next) = self.holders.get(&self.deps[last].lock).cloned() else {
-            return;
-        };
-        for n in next {
+        let lock = self.deps[last].lock;
+        let candidates = self.holders.get(&lock).map_or(0, Vec::len);
+        for k in 0..candidates {
+            // Indexed rather than iterated: the recursion below needs `self` mutably.
+            let n = self.holders[&lock][k];
             if !waits_for(&self.deps[last], &self.deps[n]) || !self.compatible(n) {
                 continue;
             }

@@ -8,7 +8,9 @@
 //! same condvar); a receive ⇒ its send; a barrier depart ⇒ all arrivals of its generation;
 //! a read ⇒ the write it read from (atomics by version; plain reads from the last plain
 //! write of the variable before them in the trace); and sync-preservation: of two
-//! conflicting acquisitions of one lock in S, the earlier one's release is in S. The tuple
+//! conflicting acquisitions of one lock in S, the earlier one's release is in S (two reads
+//! do not conflict; upgradable acquisitions are treated as exclusive here, which can only
+//! refuse more; a reentrant re-entry is not an acquisition at all). The tuple
 //! is a deadlock iff S contains none of the blocking events; S in trace order is then a
 //! valid reordering that ends with every pattern thread blocked.
 //!
