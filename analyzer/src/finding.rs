@@ -95,9 +95,9 @@ impl FindingKind {
             | FindingKind::SelfDeadlock
             | FindingKind::DataRace
             | FindingKind::LostUpdate => Severity::Error,
-            FindingKind::LockOrderInversion | FindingKind::RecursiveReadHazard | FindingKind::PotentialRace => {
-                Severity::Warning
-            }
+            FindingKind::LockOrderInversion
+            | FindingKind::RecursiveReadHazard
+            | FindingKind::PotentialRace => Severity::Warning,
             FindingKind::GuardedCycle | FindingKind::SameClassNesting => Severity::Note,
         }
     }
@@ -313,7 +313,10 @@ mod tests {
     fn kinds_round_trip_their_names() {
         for k in FindingKind::ALL {
             assert_eq!(FindingKind::parse(k.as_str()), Some(k));
-            assert_eq!(serde_json::to_string(&k).unwrap(), format!("\"{}\"", k.as_str()));
+            assert_eq!(
+                serde_json::to_string(&k).unwrap(),
+                format!("\"{}\"", k.as_str())
+            );
         }
     }
 

@@ -31,7 +31,9 @@ pub enum DecodeError {
     #[error("byte 0: empty file, expected a trace header")]
     Empty,
     /// The magic number is missing.
-    #[error("byte 0: not an instrumented-sync trace (expected the magic bytes 89 49 53 54 52 0D 0A 1A)")]
+    #[error(
+        "byte 0: not an instrumented-sync trace (expected the magic bytes 89 49 53 54 52 0D 0A 1A)"
+    )]
     BadMagic,
     /// The file ends inside the header.
     #[error("byte {found}: truncated header, expected {HEADER_LEN} bytes")]
@@ -40,13 +42,17 @@ pub enum DecodeError {
         found: u64,
     },
     /// Written by a newer version of the format.
-    #[error("byte 8: trace format version {found} is newer than this reader supports (version {VERSION}); upgrade the analyzer")]
+    #[error(
+        "byte 8: trace format version {found} is newer than this reader supports (version {VERSION}); upgrade the analyzer"
+    )]
     FutureVersion {
         /// The version in the header.
         found: u16,
     },
     /// The file ends inside a frame.
-    #[error("byte {offset}: truncated frame, expected {expected} bytes but the file ends after {found} (the recording process probably died)")]
+    #[error(
+        "byte {offset}: truncated frame, expected {expected} bytes but the file ends after {found} (the recording process probably died)"
+    )]
     Truncated {
         /// Where the torn frame starts.
         offset: u64,
@@ -56,7 +62,9 @@ pub enum DecodeError {
         found: u64,
     },
     /// A frame length beyond [`MAX_FRAME_LEN`].
-    #[error("byte {offset}: frame length {len} exceeds the maximum of {MAX_FRAME_LEN} bytes; the file is corrupt")]
+    #[error(
+        "byte {offset}: frame length {len} exceeds the maximum of {MAX_FRAME_LEN} bytes; the file is corrupt"
+    )]
     FrameTooLarge {
         /// Where the frame starts.
         offset: u64,
@@ -90,7 +98,10 @@ pub enum DecodeError {
 impl DecodeError {
     /// Whether this error only means the file ends early, which a killed process causes.
     pub fn is_truncation(&self) -> bool {
-        matches!(self, DecodeError::Truncated { .. } | DecodeError::TruncatedHeader { .. })
+        matches!(
+            self,
+            DecodeError::Truncated { .. } | DecodeError::TruncatedHeader { .. }
+        )
     }
 }
 
@@ -112,7 +123,10 @@ impl<W: Write> TraceWriter<W> {
         header[..8].copy_from_slice(&MAGIC);
         header[8..10].copy_from_slice(&VERSION.to_le_bytes());
         out.write_all(&header)?;
-        Ok(TraceWriter { out, scratch: Vec::with_capacity(4096) })
+        Ok(TraceWriter {
+            out,
+            scratch: Vec::with_capacity(4096),
+        })
     }
 
     /// Appends one record as a single frame (one `write_all` call).
@@ -142,7 +156,9 @@ pub fn encode_frame(record: &Record, buf: &mut Vec<u8>) -> io::Result<()> {
     let payload_len = u32::try_from(buf.len() - 8)
         .ok()
         .filter(|&n| n <= MAX_FRAME_LEN)
-        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "record too large for one frame"))?;
+        .ok_or_else(|| {
+            io::Error::new(io::ErrorKind::InvalidData, "record too large for one frame")
+        })?;
     let crc = crc32fast::hash(&buf[8..]);
     buf[..4].copy_from_slice(&payload_len.to_le_bytes());
     buf[4..8].copy_from_slice(&crc.to_le_bytes());
@@ -164,7 +180,8 @@ impl<R: Read> TraceReader<R> {
     /// Reads and checks the header.
     pub fn new(mut input: R) -> Result<Self, DecodeError> {
         let mut header = [0u8; HEADER_LEN as usize];
-        let n = read_full(&mut input, &mut header).map_err(|source| DecodeError::Io { offset: 0, source })?;
+        let n = read_full(&mut input, &mut header)
+            .map_err(|source| DecodeError::Io { offset: 0, source })?;
         if n == 0 {
             return Err(DecodeError::Empty);
         }
@@ -178,7 +195,13 @@ impl<R: Read> TraceReader<R> {
         if version > VERSION {
             return Err(DecodeError::FutureVersion { found: version });
         }
-        Ok(TraceReader { input, offset: HEADER_LEN, payload: Vec::new(), done: false, version })
+        Ok(TraceReader {
+            input,
+            offset: HEADER_LEN,
+            payload: Vec::new(),
+            done: false,
+            version,
+        })
     }
 
     /// The offset of the next frame (after iteration: how many bytes were read cleanly).
@@ -188,7 +211,10 @@ impl<R: Read> TraceReader<R> {
 
     fn next_record(&mut self) -> Result<Option<Record>, DecodeError> {
         let start = self.offset;
-        let io_err = |source| DecodeError::Io { offset: start, source };
+        let io_err = |source| DecodeError::Io {
+            offset: start,
+            source,
+        };
         let mut frame_header = [0u8; 8];
         let n = read_full(&mut self.input, &mut frame_header).map_err(io_err)?;
         if n == 0 {
@@ -196,7 +222,11 @@ impl<R: Read> TraceReader<R> {
         }
         let len = u32::from_le_bytes(frame_header[..4].try_into().expect("4 bytes"));
         if n < 8 {
-            return Err(DecodeError::Truncated { offset: start, expected: 8, found: n as u64 });
+            return Err(DecodeError::Truncated {
+                offset: start,
+                expected: 8,
+                found: n as u64,
+            });
         }
         if len > MAX_FRAME_LEN {
             return Err(DecodeError::FrameTooLarge { offset: start, len });
@@ -205,12 +235,19 @@ impl<R: Read> TraceReader<R> {
         self.payload.resize(len as usize, 0);
         let got = read_full(&mut self.input, &mut self.payload).map_err(io_err)?;
         if got < len as usize {
-            return Err(DecodeError::Truncated { offset: start, expected: 8 + u64::from(len), found: 8 + got as u64 });
+            return Err(DecodeError::Truncated {
+                offset: start,
+                expected: 8 + u64::from(len),
+                found: 8 + got as u64,
+            });
         }
         if crc32fast::hash(&self.payload) != crc {
             return Err(DecodeError::Checksum { offset: start });
         }
-        let record = postcard::from_bytes(&self.payload).map_err(|source| DecodeError::Record { offset: start, source })?;
+        let record = postcard::from_bytes(&self.payload).map_err(|source| DecodeError::Record {
+            offset: start,
+            source,
+        })?;
         self.offset = start + 8 + u64::from(len);
         Ok(Some(record))
     }
@@ -255,15 +292,30 @@ fn read_full(input: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{Event, ObjectId, Op, SiteId, ThreadId, Mode, Attempt};
+    use crate::{Attempt, Event, Mode, ObjectId, Op, SiteId, ThreadId};
 
     fn sample() -> Vec<Record> {
         vec![
             Record::Events {
                 thread: ThreadId(0),
                 events: vec![
-                    Event { op: Op::Acquire { lock: ObjectId(3), mode: Mode::Write, attempt: Attempt::Blocking, seq: 1 }, site: SiteId(2) },
-                    Event { op: Op::Release { lock: ObjectId(3), mode: Mode::Write, seq: 2 }, site: SiteId(2) },
+                    Event {
+                        op: Op::Acquire {
+                            lock: ObjectId(3),
+                            mode: Mode::Write,
+                            attempt: Attempt::Blocking,
+                            seq: 1,
+                        },
+                        site: SiteId(2),
+                    },
+                    Event {
+                        op: Op::Release {
+                            lock: ObjectId(3),
+                            mode: Mode::Write,
+                            seq: 2,
+                        },
+                        site: SiteId(2),
+                    },
                 ],
             },
             Record::End,
@@ -281,28 +333,55 @@ mod tests {
     #[test]
     fn round_trips() {
         let bytes = encode(&sample());
-        let back: Vec<Record> = TraceReader::new(&bytes[..]).unwrap().map(|r| r.unwrap().1).collect();
+        let back: Vec<Record> = TraceReader::new(&bytes[..])
+            .unwrap()
+            .map(|r| r.unwrap().1)
+            .collect();
         assert_eq!(back, sample());
     }
 
     #[test]
     fn lock_events_are_compact() {
         let events: Vec<Event> = (0..1000u64)
-            .map(|i| Event { op: Op::Acquire { lock: ObjectId(i % 50), mode: Mode::Write, attempt: Attempt::Blocking, seq: i }, site: SiteId(7) })
+            .map(|i| Event {
+                op: Op::Acquire {
+                    lock: ObjectId(i % 50),
+                    mode: Mode::Write,
+                    attempt: Attempt::Blocking,
+                    seq: i,
+                },
+                site: SiteId(7),
+            })
             .collect();
-        let bytes = encode(&[Record::Events { thread: ThreadId(1), events }]);
-        assert!(bytes.len() < 1000 * 8, "{} bytes for 1000 events", bytes.len());
+        let bytes = encode(&[Record::Events {
+            thread: ThreadId(1),
+            events,
+        }]);
+        assert!(
+            bytes.len() < 1000 * 8,
+            "{} bytes for 1000 events",
+            bytes.len()
+        );
     }
 
     #[test]
     fn errors_name_offsets() {
         assert!(matches!(TraceReader::new(&[][..]), Err(DecodeError::Empty)));
-        assert!(matches!(TraceReader::new(&b"hello world!!"[..]), Err(DecodeError::BadMagic)));
+        assert!(matches!(
+            TraceReader::new(&b"hello world!!"[..]),
+            Err(DecodeError::BadMagic)
+        ));
         let bytes = encode(&sample());
-        assert!(matches!(TraceReader::new(&bytes[..10]), Err(DecodeError::TruncatedHeader { found: 10 })));
+        assert!(matches!(
+            TraceReader::new(&bytes[..10]),
+            Err(DecodeError::TruncatedHeader { found: 10 })
+        ));
         let mut future = bytes.clone();
         future[8] = 9;
-        assert!(matches!(TraceReader::new(&future[..]), Err(DecodeError::FutureVersion { found: 9 })));
+        assert!(matches!(
+            TraceReader::new(&future[..]),
+            Err(DecodeError::FutureVersion { found: 9 })
+        ));
         let cut = &bytes[..bytes.len() - 3];
         let results: Vec<_> = TraceReader::new(cut).unwrap().collect();
         assert!(results[0].is_ok());
@@ -310,7 +389,14 @@ mod tests {
         assert!(err.is_truncation(), "{err}");
         let mut flipped = bytes.clone();
         flipped[HEADER_LEN as usize + 9] ^= 0xff;
-        let err = TraceReader::new(&flipped[..]).unwrap().next().unwrap().unwrap_err();
-        assert!(matches!(err, DecodeError::Checksum { offset: HEADER_LEN }), "{err}");
+        let err = TraceReader::new(&flipped[..])
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap_err();
+        assert!(
+            matches!(err, DecodeError::Checksum { offset: HEADER_LEN }),
+            "{err}"
+        );
     }
 }

@@ -23,7 +23,9 @@ pub fn write_record(out: &mut impl Write, record: &Record) -> io::Result<()> {
 }
 
 /// Reads records line by line, skipping blank lines; stops after the first error.
-pub fn read_records(input: impl BufRead) -> impl Iterator<Item = Result<(u64, Record), JsonlError>> {
+pub fn read_records(
+    input: impl BufRead,
+) -> impl Iterator<Item = Result<(u64, Record), JsonlError>> {
     let mut failed = false;
     input.lines().enumerate().filter_map(move |(i, line)| {
         if failed {
@@ -31,11 +33,17 @@ pub fn read_records(input: impl BufRead) -> impl Iterator<Item = Result<(u64, Re
         }
         let line_no = i as u64 + 1;
         let result = match line {
-            Err(e) => Err(JsonlError { line: line_no, message: format!("read error: {e}") }),
+            Err(e) => Err(JsonlError {
+                line: line_no,
+                message: format!("read error: {e}"),
+            }),
             Ok(text) if text.trim().is_empty() => return None,
             Ok(text) => serde_json::from_str(&text)
                 .map(|r| (line_no, r))
-                .map_err(|e| JsonlError { line: line_no, message: format!("expected a trace record as JSON: {e}") }),
+                .map_err(|e| JsonlError {
+                    line: line_no,
+                    message: format!("expected a trace record as JSON: {e}"),
+                }),
         };
         failed = result.is_err();
         Some(result)
@@ -50,7 +58,14 @@ mod tests {
     #[test]
     fn round_trips_and_reports_lines() {
         let mut out = Vec::new();
-        write_record(&mut out, &Record::Process(ProcessInfo { pid: 7, program: "p".into() })).unwrap();
+        write_record(
+            &mut out,
+            &Record::Process(ProcessInfo {
+                pid: 7,
+                program: "p".into(),
+            }),
+        )
+        .unwrap();
         write_record(&mut out, &Record::End).unwrap();
         out.extend_from_slice(b"\n{not json}\n");
         let results: Vec<_> = read_records(&out[..]).collect();

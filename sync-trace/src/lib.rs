@@ -23,4 +23,4 @@ pub mod jsonl;
 pub mod record;
 
 pub use event::{Attempt, Event, MemoryOrder, Mode, ObjectId, Op, SiteId, ThreadId};
-pub use record::{ObjectKind, ObjectInfo, ProcessInfo, Record, Site, ThreadInfo};
+pub use record::{ObjectInfo, ObjectKind, ProcessInfo, Record, Site, ThreadInfo};

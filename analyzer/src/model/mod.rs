@@ -61,7 +61,11 @@ pub struct Site {
 impl Site {
     /// The unknown site.
     pub fn unknown() -> Site {
-        Site { file: None, line: 0, column: 0 }
+        Site {
+            file: None,
+            line: 0,
+            column: 0,
+        }
     }
 }
 
@@ -289,7 +293,11 @@ pub struct Trace {
 impl Trace {
     /// An empty trace whose site table holds the unknown site.
     pub fn new(source: impl Into<String>) -> Trace {
-        Trace { source: source.into(), sites: vec![Site::unknown()], ..Trace::default() }
+        Trace {
+            source: source.into(),
+            sites: vec![Site::unknown()],
+            ..Trace::default()
+        }
     }
 
     /// The thread at `t`.
@@ -311,7 +319,10 @@ impl Trace {
     pub fn is_lock(&self, o: ObjIdx) -> bool {
         matches!(
             self.object(o).kind,
-            ObjectKind::Mutex | ObjectKind::RwLock | ObjectKind::ReentrantMutex | ObjectKind::SpinLock
+            ObjectKind::Mutex
+                | ObjectKind::RwLock
+                | ObjectKind::ReentrantMutex
+                | ObjectKind::SpinLock
         )
     }
 }
@@ -331,7 +342,11 @@ impl TraceBuilder {
         let trace = Trace::new(source);
         let mut site_ids = std::collections::HashMap::new();
         site_ids.insert(Site::unknown(), SiteIdx::UNKNOWN);
-        TraceBuilder { trace, site_ids, ..TraceBuilder::default() }
+        TraceBuilder {
+            trace,
+            site_ids,
+            ..TraceBuilder::default()
+        }
     }
 
     /// The thread named `name`, created on first use.
@@ -340,7 +355,9 @@ impl TraceBuilder {
             return t;
         }
         let t = ThreadIdx(self.trace.threads.len() as u32);
-        self.trace.threads.push(Thread { name: name.to_owned() });
+        self.trace.threads.push(Thread {
+            name: name.to_owned(),
+        });
         self.thread_ids.insert(name.to_owned(), t);
         t
     }
@@ -353,7 +370,12 @@ impl TraceBuilder {
             return o;
         }
         let o = ObjIdx(self.trace.objects.len() as u32);
-        self.trace.objects.push(Object { name: name.to_owned(), kind, class: SiteIdx::UNKNOWN, user_named: false });
+        self.trace.objects.push(Object {
+            name: name.to_owned(),
+            kind,
+            class: SiteIdx::UNKNOWN,
+            user_named: false,
+        });
         self.object_ids.insert((name.to_owned(), is_var), o);
         o
     }
@@ -382,7 +404,11 @@ impl TraceBuilder {
     /// Records a warning at `position`.
     pub fn warn(&mut self, position: Option<Position>, message: impl Into<String>) {
         let file = self.trace.source.clone();
-        self.trace.warnings.push(Warning { file, position, message: message.into() });
+        self.trace.warnings.push(Warning {
+            file,
+            position,
+            message: message.into(),
+        });
     }
 
     /// The finished trace.
@@ -403,7 +429,11 @@ mod tests {
         assert_ne!(l, v);
         assert_eq!(b.object("34", ObjectKind::Mutex), l);
         assert_eq!(b.thread("T1"), b.thread("T1"));
-        let s = b.site(Site { file: None, line: 9, column: 0 });
+        let s = b.site(Site {
+            file: None,
+            line: 9,
+            column: 0,
+        });
         assert_eq!(b.finish().site(s).to_string(), "loc 9");
     }
 }

@@ -18,7 +18,10 @@ pub struct Account {
 impl Account {
     #[track_caller]
     fn new(number: u32, name: &'static str, balance: i64) -> Account {
-        Account { number, balance: Mutex::new(balance).named(name) }
+        Account {
+            number,
+            balance: Mutex::new(balance).named(name),
+        }
     }
 }
 
@@ -32,7 +35,11 @@ fn transfer_naive(from: &Account, to: &Account, amount: i64) {
 
 /// Ordered: lock the lower-numbered account first, whichever direction the money goes.
 fn transfer_ordered(from: &Account, to: &Account, amount: i64) {
-    let (first, second) = if from.number < to.number { (from, to) } else { (to, from) };
+    let (first, second) = if from.number < to.number {
+        (from, to)
+    } else {
+        (to, from)
+    };
     let mut first_balance = first.balance.lock().unwrap();
     let mut second_balance = second.balance.lock().unwrap();
     if std::ptr::eq(first, from) {

@@ -21,7 +21,11 @@ fn dine(ordered: bool) {
                 .spawn_scoped(s, move || {
                     let left = seat;
                     let right = (seat + 1) % PHILOSOPHERS;
-                    let (first, second) = if ordered { (left.min(right), left.max(right)) } else { (left, right) };
+                    let (first, second) = if ordered {
+                        (left.min(right), left.max(right))
+                    } else {
+                        (left, right)
+                    };
                     // Staggered so this demonstration run finishes.
                     thread::sleep(Duration::from_millis(20 * seat as u64));
                     let mut a = forks[first].lock().unwrap();
