@@ -160,17 +160,10 @@ impl RecordLoader {
             Record::Thread(info) => {
                 self.thread_names.insert(info.id, info.name);
             }
+            // A repeated description names an object after first use (FORMAT.md):
+            // the last one wins, the first fixes its place in the order.
             Record::Object(info) => match self.object_seen.get(&info.id) {
-                Some(&i) => {
-                    self.warn(
-                        position,
-                        format!(
-                            "object {} described twice; the later description is used",
-                            info.id.0
-                        ),
-                    );
-                    self.objects[i] = info;
-                }
+                Some(&i) => self.objects[i] = info,
                 None => {
                     self.object_seen.insert(info.id, self.objects.len());
                     self.objects.push(info);
