@@ -5,10 +5,10 @@ use std::panic::Location;
 use std::sync::{self as std_sync, LockResult, PoisonError, WaitTimeoutResult};
 use std::time::{Duration, Instant};
 
-use sync_trace::{Attempt, Mode, ObjectKind, Op};
+use sync_trace::{Attempt, Mode, ObjectKind, Op, SiteId};
 
 use crate::mutex::MutexGuard;
-use crate::recorder::{ObjectMeta, record};
+use crate::recorder::{self, ObjectMeta, record_at};
 
 /// A condition variable: `std::sync::Condvar` plus recording.
 ///
@@ -58,7 +58,7 @@ impl Condvar {
     /// If the mutex is poisoned when re-acquired; the guard is in the error.
     #[track_caller]
     pub fn wait<'a, T>(&self, guard: MutexGuard<'a, T>) -> LockResult<MutexGuard<'a, T>> {
-        let site = Location::caller();
+        let site = recorder::site(Location::caller());
         let (std_guard, guard) = self.begin_wait(guard, false, site);
         let result = self.inner.wait(std_guard);
         self.end_wait(guard, false, site, result)
@@ -93,7 +93,7 @@ impl Condvar {
         guard: MutexGuard<'a, T>,
         dur: Duration,
     ) -> LockResult<(MutexGuard<'a, T>, WaitTimeoutResult)> {
-        let site = Location::caller();
+        let site = recorder::site(Location::caller());
         let (std_guard, guard) = self.begin_wait(guard, true, site);
         let result = self.inner.wait_timeout(std_guard, dur);
         let timed_out = match &result {
@@ -144,22 +144,22 @@ impl Condvar {
     /// Wakes one waiting thread.
     #[track_caller]
     pub fn notify_one(&self) {
-        self.notify(false, Location::caller());
+        self.notify(false, recorder::site(Location::caller()));
         self.inner.notify_one();
     }
 
     /// Wakes all waiting threads.
     #[track_caller]
     pub fn notify_all(&self) {
-        self.notify(true, Location::caller());
+        self.notify(true, recorder::site(Location::caller()));
         self.inner.notify_all();
     }
 
-    fn notify(&self, all: bool, site: &'static Location<'static>) {
+    fn notify(&self, all: bool, site: SiteId) {
         let condvar = self.meta.id();
         // Numbered before waking anyone, so a woken waiter's `notified_seen` counts it.
         let seq = self.meta.next_seq();
-        record(Op::Notify { condvar, all, seq }, site);
+        record_at(Op::Notify { condvar, all, seq }, site);
     }
 
     /// Records the start of a wait and takes the std guard out of `guard`
@@ -168,11 +168,11 @@ impl Condvar {
         &self,
         mut guard: MutexGuard<'a, T>,
         timed: bool,
-        site: &'static Location<'static>,
+        site: SiteId,
     ) -> (std_sync::MutexGuard<'a, T>, MutexGuard<'a, T>) {
         let condvar = self.meta.id();
         let lock = guard.lock;
-        record(
+        record_at(
             Op::CondWait {
                 condvar,
                 lock,
@@ -181,7 +181,7 @@ impl Condvar {
             site,
         );
         let seq = guard.meta.next_seq();
-        record(
+        record_at(
             Op::Release {
                 lock,
                 mode: Mode::Write,
@@ -200,12 +200,12 @@ impl Condvar {
         &self,
         mut guard: MutexGuard<'a, T>,
         timed_out: bool,
-        site: &'static Location<'static>,
+        site: SiteId,
         result: LockResult<std_sync::MutexGuard<'a, T>>,
     ) -> LockResult<MutexGuard<'a, T>> {
         let condvar = self.meta.id();
         let notified_seen = self.meta.current_seq();
-        record(
+        record_at(
             Op::CondWake {
                 condvar,
                 notified_seen,
@@ -215,7 +215,7 @@ impl Condvar {
         );
         let lock = guard.lock;
         let seq = guard.meta.next_seq();
-        record(
+        record_at(
             Op::Acquire {
                 lock,
                 mode: Mode::Write,

@@ -5,9 +5,9 @@ use std::ops::{Deref, DerefMut};
 use std::panic::Location;
 use std::sync::{self as std_sync, LockResult, PoisonError, TryLockError, TryLockResult};
 
-use sync_trace::{Attempt, Mode, ObjectId, ObjectKind, Op};
+use sync_trace::{Attempt, Mode, ObjectId, ObjectKind, Op, SiteId};
 
-use crate::recorder::{ObjectMeta, record};
+use crate::recorder::{self, ObjectMeta, record_at};
 
 /// A mutual exclusion lock: `std::sync::Mutex` plus recording.
 ///
@@ -45,7 +45,8 @@ pub struct MutexGuard<'a, T: ?Sized + 'a> {
     pub(crate) inner: Option<std_sync::MutexGuard<'a, T>>,
     pub(crate) meta: &'a ObjectMeta,
     pub(crate) lock: ObjectId,
-    pub(crate) site: &'static Location<'static>,
+    /// Where it was acquired; the release is recorded there (`Drop` has no caller location).
+    pub(crate) site: SiteId,
 }
 
 impl<T> Mutex<T> {
@@ -78,9 +79,9 @@ impl<T: ?Sized> Mutex<T> {
     /// guard is still in the error.
     #[track_caller]
     pub fn lock(&self) -> LockResult<MutexGuard<'_, T>> {
-        let site = Location::caller();
+        let site = recorder::site(Location::caller());
         let lock = self.meta.id();
-        record(
+        record_at(
             Op::Request {
                 lock,
                 mode: Mode::Write,
@@ -89,7 +90,7 @@ impl<T: ?Sized> Mutex<T> {
         );
         let result = self.inner.lock();
         let seq = self.meta.next_seq();
-        record(
+        record_at(
             Op::Acquire {
                 lock,
                 mode: Mode::Write,
@@ -111,14 +112,14 @@ impl<T: ?Sized> Mutex<T> {
     /// [`TryLockError::Poisoned`] (with the guard) when it is poisoned.
     #[track_caller]
     pub fn try_lock(&self) -> TryLockResult<MutexGuard<'_, T>> {
-        let site = Location::caller();
+        let site = recorder::site(Location::caller());
         let lock = self.meta.id();
         let result = self.inner.try_lock();
         let (g, poisoned) = match result {
             Ok(g) => (g, false),
             Err(TryLockError::Poisoned(e)) => (e.into_inner(), true),
             Err(TryLockError::WouldBlock) => {
-                record(
+                record_at(
                     Op::TryFailed {
                         lock,
                         mode: Mode::Write,
@@ -129,7 +130,7 @@ impl<T: ?Sized> Mutex<T> {
             }
         };
         let seq = self.meta.next_seq();
-        record(
+        record_at(
             Op::Acquire {
                 lock,
                 mode: Mode::Write,
@@ -165,7 +166,7 @@ impl<T: ?Sized> Mutex<T> {
         &'a self,
         inner: std_sync::MutexGuard<'a, T>,
         lock: ObjectId,
-        site: &'static Location<'static>,
+        site: SiteId,
     ) -> MutexGuard<'a, T> {
         MutexGuard {
             inner: Some(inner),
@@ -181,7 +182,7 @@ impl<T: ?Sized> Drop for MutexGuard<'_, T> {
         // `None` means a condvar wait took the std guard and already recorded the release.
         if self.inner.is_some() {
             let seq = self.meta.next_seq();
-            record(
+            record_at(
                 Op::Release {
                     lock: self.lock,
                     mode: Mode::Write,

@@ -5,9 +5,9 @@ use std::ops::{Deref, DerefMut};
 use std::panic::Location;
 use std::sync::{self as std_sync, LockResult, PoisonError, TryLockError, TryLockResult};
 
-use sync_trace::{Attempt, Mode, ObjectId, ObjectKind, Op};
+use sync_trace::{Attempt, Mode, ObjectId, ObjectKind, Op, SiteId};
 
-use crate::recorder::{ObjectMeta, record};
+use crate::recorder::{self, ObjectMeta, record_at};
 
 /// A reader-writer lock: `std::sync::RwLock` plus recording. Reads are
 /// recorded in [`Mode::Read`], writes in [`Mode::Write`].
@@ -37,7 +37,7 @@ pub struct RwLockReadGuard<'a, T: ?Sized + 'a> {
     inner: std_sync::RwLockReadGuard<'a, T>,
     meta: &'a ObjectMeta,
     lock: ObjectId,
-    site: &'static Location<'static>,
+    site: SiteId,
 }
 
 /// Holds an [`RwLock`] for writing; records the release when dropped.
@@ -52,7 +52,7 @@ pub struct RwLockWriteGuard<'a, T: ?Sized + 'a> {
     inner: std_sync::RwLockWriteGuard<'a, T>,
     meta: &'a ObjectMeta,
     lock: ObjectId,
-    site: &'static Location<'static>,
+    site: SiteId,
 }
 
 impl<T> RwLock<T> {
@@ -80,12 +80,12 @@ impl<T> RwLock<T> {
 /// What `read`/`write` and their `try_` forms share: recording around std's call.
 macro_rules! acquire {
     ($self:ident, $std_call:ident, $guard:ident, $mode:expr, blocking) => {{
-        let site = Location::caller();
+        let site = recorder::site(Location::caller());
         let lock = $self.meta.id();
-        record(Op::Request { lock, mode: $mode }, site);
+        record_at(Op::Request { lock, mode: $mode }, site);
         let result = $self.inner.$std_call();
         let seq = $self.meta.next_seq();
-        record(
+        record_at(
             Op::Acquire {
                 lock,
                 mode: $mode,
@@ -111,18 +111,18 @@ macro_rules! acquire {
         }
     }};
     ($self:ident, $std_call:ident, $guard:ident, $mode:expr, try) => {{
-        let site = Location::caller();
+        let site = recorder::site(Location::caller());
         let lock = $self.meta.id();
         let (inner, poisoned) = match $self.inner.$std_call() {
             Ok(g) => (g, false),
             Err(TryLockError::Poisoned(e)) => (e.into_inner(), true),
             Err(TryLockError::WouldBlock) => {
-                record(Op::TryFailed { lock, mode: $mode }, site);
+                record_at(Op::TryFailed { lock, mode: $mode }, site);
                 return Err(TryLockError::WouldBlock);
             }
         };
         let seq = $self.meta.next_seq();
-        record(
+        record_at(
             Op::Acquire {
                 lock,
                 mode: $mode,
@@ -204,7 +204,7 @@ macro_rules! guard_impls {
             fn drop(&mut self) {
                 // Readers share the counter: fetch_add keeps their numbers distinct.
                 let seq = self.meta.next_seq();
-                record(
+                record_at(
                     Op::Release {
                         lock: self.lock,
                         mode: $mode,

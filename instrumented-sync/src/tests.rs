@@ -638,3 +638,47 @@ fn memory_sink_counts_what_it_drops() {
         "two batches and the End record are kept"
     );
 }
+
+static FIRST_USE_IN_DROP: Mutex<u32> = Mutex::new(0);
+
+struct FirstUseOnDrop;
+
+impl Drop for FirstUseOnDrop {
+    fn drop(&mut self) {
+        *FIRST_USE_IN_DROP.lock().unwrap() += 1;
+    }
+}
+
+thread_local! {
+    static FIRST_USE_ON_DROP: FirstUseOnDrop = const { FirstUseOnDrop };
+}
+
+#[test]
+fn a_thread_first_seen_in_a_thread_local_destructor_is_recorded() {
+    // The recorder sees this thread for the first time while its thread
+    // locals are being destroyed.
+    std::thread::Builder::new()
+        .name("late".into())
+        .spawn(|| FIRST_USE_ON_DROP.with(|_| ()))
+        .unwrap()
+        .join()
+        .unwrap();
+    assert_eq!(*FIRST_USE_IN_DROP.lock().unwrap(), 1);
+    let records = recorded();
+    let id = FIRST_USE_IN_DROP.meta.id();
+    let threads: BTreeSet<ThreadId> = records
+        .iter()
+        .filter_map(|r| match r {
+            Record::Events { thread, events }
+                if events
+                    .iter()
+                    .any(|e| matches!(e.op, Op::Acquire { lock, .. } if lock == id)) =>
+            {
+                Some(*thread)
+            }
+            _ => None,
+        })
+        .collect();
+    // The destructor's thread and this one.
+    assert_eq!(threads.len(), 2, "{threads:?}");
+}

@@ -99,6 +99,12 @@ impl Local {
     }
 
     #[inline]
+    fn push(&self, op: Op, site: SiteId) {
+        tracing::trace!(target: "instrumented_sync", thread = self.buffer.thread.0, site = site.0, op = ?op);
+        self.buffer.push(Event { op, site });
+    }
+
+    #[inline]
     fn site(&self, loc: &'static Location<'static>) -> SiteId {
         let key = std::ptr::from_ref(loc) as usize;
         if let Some(&id) = self.sites.borrow().get(&key) {
@@ -129,6 +135,7 @@ thread_local! {
     // These have no destructors, so they stay usable while thread locals are torn down.
     static THREAD_ID: Cell<Option<ThreadId>> = const { Cell::new(None) };
     static BUSY: Cell<bool> = const { Cell::new(false) };
+    static IN_OUTPUT: Cell<bool> = const { Cell::new(false) };
 }
 
 /// Records `op` at `loc` for the current thread.
@@ -139,29 +146,76 @@ pub(crate) fn record(op: Op, loc: &'static Location<'static>) {
     if BUSY.replace(true) {
         return;
     }
-    let buffered = LOCAL.try_with(|local| {
-        let site = local.site(loc);
-        tracing::trace!(target: "instrumented_sync", thread = local.buffer.thread.0, site = site.0, op = ?op);
-        local.buffer.push(Event { op, site });
-    });
-    if buffered.is_err() {
-        record_without_buffer(op, loc);
+    if LOCAL
+        .try_with(|local| local.push(op, local.site(loc)))
+        .is_err()
+    {
+        record_without_buffer(op, output::intern_site(loc));
     }
     BUSY.set(false);
+}
+
+/// Records `op` at an already interned site (a guard's acquisition site).
+#[inline]
+pub(crate) fn record_at(op: Op, site: SiteId) {
+    if BUSY.replace(true) {
+        return;
+    }
+    if LOCAL.try_with(|local| local.push(op, site)).is_err() {
+        record_without_buffer(op, site);
+    }
+    BUSY.set(false);
+}
+
+/// The id of `loc`, from the thread's cache.
+#[inline]
+pub(crate) fn site(loc: &'static Location<'static>) -> SiteId {
+    if BUSY.replace(true) {
+        return SiteId::UNKNOWN;
+    }
+    let id = LOCAL
+        .try_with(|local| local.site(loc))
+        .unwrap_or_else(|_| output::intern_site(loc));
+    BUSY.set(false);
+    id
 }
 
 /// The thread's buffer is gone (its destructor already ran): write the event
 /// straight to the sink as a one-event batch.
 #[cold]
-fn record_without_buffer(op: Op, loc: &'static Location<'static>) {
+fn record_without_buffer(op: Op, site: SiteId) {
     let thread = THREAD_ID.get().unwrap_or_else(|| {
         let id = output::new_thread(None);
         THREAD_ID.set(Some(id));
         id
     });
-    let site = output::intern_site(loc);
     tracing::trace!(target: "instrumented_sync", thread = thread.0, site = site.0, op = ?op);
     output::write_events(thread, vec![Event { op, site }]);
+}
+
+/// Marks the thread as inside the recorder's output section (holding its
+/// lock): nothing it does is recorded, and it must not take that lock again.
+pub(super) struct OutputSection {
+    was_busy: bool,
+}
+
+impl OutputSection {
+    /// `None` if this thread is already inside (a sink re-entering the recorder).
+    pub(super) fn enter() -> Option<OutputSection> {
+        if IN_OUTPUT.replace(true) {
+            return None;
+        }
+        Some(OutputSection {
+            was_busy: BUSY.replace(true),
+        })
+    }
+}
+
+impl Drop for OutputSection {
+    fn drop(&mut self) {
+        BUSY.set(self.was_busy);
+        IN_OUTPUT.set(false);
+    }
 }
 
 /// The current thread's id, registering the thread on first use.

@@ -24,7 +24,9 @@ use sync_trace::{ObjectId, ObjectKind, ThreadId};
 
 #[cfg(test)]
 pub(crate) use local::BUFFER_CAPACITY;
-pub(crate) use local::{enter_spawned_thread, leave_spawned_thread, record, this_thread};
+pub(crate) use local::{
+    enter_spawned_thread, leave_spawned_thread, record, record_at, site, this_thread,
+};
 pub use output::{dropped_events, flush, recorded, set_sink, trace_path};
 
 /// The recorder's bookkeeping inside every instrumented object: its lazily

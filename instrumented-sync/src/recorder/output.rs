@@ -13,7 +13,7 @@ use sync_trace::{
 };
 
 use super::ObjectMeta;
-use super::local::ThreadBuffer;
+use super::local::{OutputSection, ThreadBuffer};
 use super::sink::{FileSink, MemorySink, Sink};
 
 /// Environment variable: a directory to write `<program>-<pid>.istrace` into.
@@ -95,6 +95,42 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
+/// The output, locked, with the thread marked as inside it; `None` when the
+/// thread already holds it (a sink using instrumented primitives), so that
+/// re-entering never deadlocks.
+struct LockedOutput {
+    // Field order: the lock is released before the section ends.
+    output: MutexGuard<'static, Output>,
+    _section: OutputSection,
+}
+
+impl std::ops::Deref for LockedOutput {
+    type Target = Output;
+
+    fn deref(&self) -> &Output {
+        &self.output
+    }
+}
+
+impl std::ops::DerefMut for LockedOutput {
+    fn deref_mut(&mut self) -> &mut Output {
+        &mut self.output
+    }
+}
+
+fn output() -> Option<LockedOutput> {
+    let section = OutputSection::enter()?;
+    Some(LockedOutput {
+        output: lock(&state().output),
+        _section: section,
+    })
+}
+
+/// Whether this thread is inside the output section (where flushing would deadlock).
+fn in_output() -> bool {
+    OutputSection::enter().is_none()
+}
+
 impl Output {
     fn write(&mut self, memory: &MemorySink, records: &[Record]) {
         memory.write(records);
@@ -133,14 +169,17 @@ impl Output {
 /// The id of a source site, describing it on first sight.
 pub(crate) fn intern_site(loc: &'static Location<'static>) -> SiteId {
     let st = state();
-    lock(&st.output).intern_site(&st.memory, loc)
+    output().map_or(SiteId::UNKNOWN, |mut out| out.intern_site(&st.memory, loc))
 }
 
 /// Allocates a thread id and describes the thread.
 pub(crate) fn new_thread(name: Option<String>) -> ThreadId {
     let st = state();
     let id = ThreadId(st.next_thread.fetch_add(1, Ordering::Relaxed));
-    lock(&st.output).describe(&st.memory, Record::Thread(ThreadInfo { id, name }));
+    // Inside a sink the description cannot be written; such threads stay undescribed.
+    if let Some(mut out) = output() {
+        out.describe(&st.memory, Record::Thread(ThreadInfo { id, name }));
+    }
     id
 }
 
@@ -154,7 +193,10 @@ pub(crate) fn register_buffer(buffer: &Arc<ThreadBuffer>) {
 /// Registers `meta` on first use: describes it, then publishes its id.
 pub(crate) fn register_object(meta: &ObjectMeta) -> ObjectId {
     let st = state();
-    let mut out = lock(&st.output);
+    // Inside a sink: not recorded (the recorder is busy), so no id is needed.
+    let Some(mut out) = output() else {
+        return ObjectId(0);
+    };
     // Another thread may have registered it while this one waited for the lock.
     let existing = meta.id.load(Ordering::Acquire);
     if existing != 0 {
@@ -179,7 +221,7 @@ pub(crate) fn register_object(meta: &ObjectMeta) -> ObjectId {
 /// Re-sends the description of a registered object (after it was named).
 pub(crate) fn describe_again(meta: &ObjectMeta) {
     let st = state();
-    let mut out = lock(&st.output);
+    let Some(mut out) = output() else { return };
     let id = ObjectId(meta.id.load(Ordering::Acquire));
     let class = out.intern_site(&st.memory, meta.class);
     let name = meta.name().map(str::to_owned);
@@ -201,7 +243,9 @@ pub(crate) fn write_events(thread: ThreadId, events: Vec<Event>) {
         return;
     }
     let st = state();
-    lock(&st.output).write(&st.memory, &[Record::Events { thread, events }]);
+    if let Some(mut out) = output() {
+        out.write(&st.memory, &[Record::Events { thread, events }]);
+    }
 }
 
 /// Writes every thread's buffered events to the sink and flushes the sink.
@@ -216,13 +260,18 @@ pub(crate) fn write_events(thread: ThreadId, events: Vec<Event>) {
 /// assert!(!instrumented_sync::recorded().is_empty());
 /// ```
 pub fn flush() {
+    if in_output() {
+        return;
+    }
     let st = state();
     let buffers: Vec<Arc<ThreadBuffer>> =
         lock(&st.buffers).iter().filter_map(Weak::upgrade).collect();
     for buffer in buffers {
         buffer.flush();
     }
-    if let Some(sink) = &lock(&st.output).external {
+    if let Some(out) = output()
+        && let Some(sink) = &out.external
+    {
         sink.flush();
     }
 }
@@ -235,7 +284,6 @@ pub fn flush() {
 /// the whole recording whatever the sink.
 ///
 /// ```
-/// use std::sync::Arc;
 /// let dir = tempfile::tempdir().unwrap();
 /// let sink = instrumented_sync::FileSink::create(&dir.path().join("x.istrace")).unwrap();
 /// instrumented_sync::set_sink(Box::new(sink));
@@ -243,8 +291,7 @@ pub fn flush() {
 /// ```
 pub fn set_sink(sink: Box<dyn Sink>) {
     flush();
-    let st = state();
-    let mut out = lock(&st.output);
+    let Some(mut out) = output() else { return };
     if let Some(old) = &out.external {
         old.flush();
     }
@@ -291,14 +338,14 @@ pub fn dropped_events() -> u64 {
 /// }
 /// ```
 pub fn trace_path() -> Option<PathBuf> {
-    lock(&state().output).trace_path.clone()
+    output().and_then(|out| out.trace_path.clone())
 }
 
 /// Flushes everything and writes `Record::End`: the trace is complete.
 fn finish() {
     flush();
     let st = state();
-    let mut out = lock(&st.output);
+    let Some(mut out) = output() else { return };
     if out.ended {
         return;
     }
