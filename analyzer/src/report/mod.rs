@@ -4,8 +4,16 @@
 //! `String`; [`render`] picks one by [`OutputFormat`]. Output is a pure
 //! function of its inputs, so two runs over the same traces print the same bytes.
 
+pub mod baseline;
 pub mod dot;
+pub mod html;
 pub mod json;
+pub mod layout;
+#[cfg(feature = "report-files")]
+pub mod junit;
+#[cfg(feature = "report-files")]
+pub mod sarif;
+pub mod svg;
 pub mod text;
 
 use std::fmt;
@@ -67,12 +75,15 @@ impl FromStr for OutputFormat {
 pub struct ReportOptions {
     /// Kinds that fail the check; findings of these kinds are marked failing.
     pub fail_on: Vec<FindingKind>,
+    /// The baseline's verdict, when one is used: accepted findings do not fail.
+    pub baseline: Option<baseline::BaselineStatus>,
 }
 
 impl Default for ReportOptions {
     fn default() -> Self {
         ReportOptions {
             fail_on: AnalysisOptions::default().fail_on,
+            baseline: None,
         }
     }
 }
@@ -81,14 +92,20 @@ impl From<&AnalysisOptions> for ReportOptions {
     fn from(options: &AnalysisOptions) -> Self {
         ReportOptions {
             fail_on: options.fail_on.clone(),
+            baseline: None,
         }
     }
 }
 
 impl ReportOptions {
-    /// Whether `finding` fails the check under these options.
+    /// Whether `finding` fails the check under these options (its kind fails and no
+    /// baseline accepts it).
     pub fn fails(&self, finding: &Finding) -> bool {
         self.fail_on.contains(&finding.kind)
+            && !self
+                .baseline
+                .as_ref()
+                .is_some_and(|b| b.suppresses(&finding.id))
     }
 
     /// How many findings of `analysis` fail the check.

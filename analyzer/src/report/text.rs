@@ -224,6 +224,7 @@ mod tests {
         );
         let all = ReportOptions {
             fail_on: FindingKind::ALL.to_vec(),
+            baseline: None,
         };
         assert!(summary_line(&analysis, &all).contains(", 2 failing,"));
         assert!(render(&analysis, &all).ends_with("1 limit hit\n"));
