@@ -46,6 +46,10 @@ pub struct AnalysisOptions {
     pub max_cycles: usize,
     /// Kinds that fail the check.
     pub fail_on: Vec<FindingKind>,
+    /// Also run the Eraser lockset algorithm (`potential-race` findings).
+    pub lockset: bool,
+    /// Most race pairs reported per kind and trace (see [`crate::race::RaceOptions`]).
+    pub max_race_pairs: usize,
 }
 
 impl Default for AnalysisOptions {
@@ -57,6 +61,8 @@ impl Default for AnalysisOptions {
                 .into_iter()
                 .filter(|k| k.fails_by_default())
                 .collect(),
+            lockset: false,
+            max_race_pairs: crate::race::DEFAULT_MAX_RACE_PAIRS,
         }
     }
 }
@@ -224,6 +230,19 @@ pub fn analyze(traces: &[Trace], options: &AnalysisOptions) -> Analysis {
                 let f = nesting_finding(&traces[t], kind, e);
                 context.add(f);
             }
+        }
+    }
+    let race_options = crate::race::RaceOptions {
+        lockset: options.lockset,
+        max_pairs: options.max_race_pairs,
+    };
+    for trace in traces {
+        let races = crate::race::detect(trace, &race_options);
+        for message in crate::race::limit_messages(trace, &races, &race_options) {
+            limits.insert(LimitHit { message });
+        }
+        for f in crate::race::findings(trace, &races) {
+            context.add(f);
         }
     }
     for trace in traces {

@@ -231,6 +231,10 @@ pub struct Access {
     pub site: SiteRef,
     /// Locks held at the access.
     pub locks_held: Vec<String>,
+    /// The thread's last synchronisation operations before the access, oldest
+    /// first (role: what it did, for example `release counter_lock`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub history: Vec<RoleSite>,
 }
 
 /// One finding.

@@ -11,5 +11,6 @@ pub mod finding;
 pub mod graph;
 pub mod model;
 pub mod predict;
+pub mod race;
 pub mod report;
 pub mod trace;

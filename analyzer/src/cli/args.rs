@@ -55,6 +55,13 @@ pub struct BoundArgs {
     /// Most cycles enumerated before the search stops (and says so).
     #[arg(long, value_name = "N", default_value_t = AnalysisOptions::default().max_cycles)]
     pub max_cycles: usize,
+    /// Also run the Eraser lockset algorithm: report `potential-race` for variables
+    /// whose accesses share no common lock, even when this run ordered them.
+    #[arg(long)]
+    pub lockset: bool,
+    /// Most race pairs reported per kind and trace before reporting stops (and says so).
+    #[arg(long, value_name = "N", default_value_t = AnalysisOptions::default().max_race_pairs)]
+    pub max_race_pairs: usize,
 }
 
 /// `analyzer check`.

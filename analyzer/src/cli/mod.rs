@@ -82,6 +82,8 @@ fn analysis_options(
         max_cycle_len: bounds.max_cycle_len,
         max_cycles: bounds.max_cycles,
         fail_on,
+        lockset: bounds.lockset,
+        max_race_pairs: bounds.max_race_pairs,
     }
 }
 

@@ -1,0 +1,348 @@
+//! Locksets: interned sets of held locks, each thread's current one, and the
+//! Eraser lockset algorithm (Savage et al., SOSP 1997) for `--lockset` mode.
+//!
+//! Interning keeps per-access cost O(1): a thread's lockset id only changes at
+//! acquisitions and releases, through a cached transition table, so an access
+//! just copies an integer. Id 0 is the empty set.
+//!
+//! # Eraser, as implemented
+//!
+//! Per variable (plain accesses only; atomics need no lock): `Virgin` →
+//! `Exclusive(t)` at the first access. Another thread's access leaves
+//! `Exclusive` (to `Shared` on a read, `SharedModified` on a write) unless it is
+//! ordered after the owner's last access by fork/join alone, which hands
+//! ownership over (initialise-then-spawn, join-then-read). On leaving
+//! `Exclusive` the candidate set is the new access's locks, intersected with
+//! the owner's last access's locks when that access held any (an owner holding
+//! no lock was initialising; one holding locks chose them); every later access
+//! intersects it further. A read counts
+//! locks held in any mode, a write only locks held in write mode. A variable is
+//! reported once, when it is `SharedModified` with an empty candidate set.
+//! Lock handoffs order nothing here, which is the point: two accesses under
+//! different locks are reported even when this run happened to order them.
+
+use std::collections::HashMap;
+
+use crate::model::{Mode, ObjIdx};
+
+use super::epochs::{AccessKind, AccessRecord};
+
+/// A held lock and the mode it is held in.
+pub type LockEntry = (ObjIdx, Mode);
+
+/// Interned locksets.
+#[derive(Clone, Debug)]
+pub struct Locksets {
+    sets: Vec<Box<[LockEntry]>>,
+    ids: HashMap<Box<[LockEntry]>, u32>,
+    transitions: HashMap<(u32, LockEntry, bool), u32>,
+    write_only: HashMap<u32, u32>,
+    meets: HashMap<(u32, u32), u32>,
+}
+
+impl Default for Locksets {
+    fn default() -> Self {
+        let empty: Box<[LockEntry]> = Box::new([]);
+        let mut ids = HashMap::new();
+        ids.insert(empty.clone(), 0);
+        Locksets {
+            sets: vec![empty],
+            ids,
+            transitions: HashMap::new(),
+            write_only: HashMap::new(),
+            meets: HashMap::new(),
+        }
+    }
+}
+
+impl Locksets {
+    /// The empty lockset.
+    pub const EMPTY: u32 = 0;
+
+    /// The locks of set `id`, sorted.
+    pub fn get(&self, id: u32) -> &[LockEntry] {
+        &self.sets[id as usize]
+    }
+
+    fn intern(&mut self, mut set: Vec<LockEntry>) -> u32 {
+        set.sort();
+        set.dedup();
+        if let Some(&id) = self.ids.get(set.as_slice()) {
+            return id;
+        }
+        let id = self.sets.len() as u32;
+        let boxed: Box<[LockEntry]> = set.into_boxed_slice();
+        self.sets.push(boxed.clone());
+        self.ids.insert(boxed, id);
+        id
+    }
+
+    /// Set `id` with `entry` added (`add`) or removed.
+    pub fn step(&mut self, id: u32, entry: LockEntry, add: bool) -> u32 {
+        if let Some(&next) = self.transitions.get(&(id, entry, add)) {
+            return next;
+        }
+        let mut set = self.get(id).to_vec();
+        if add {
+            set.push(entry);
+        } else {
+            set.retain(|&e| e != entry);
+        }
+        let next = self.intern(set);
+        self.transitions.insert((id, entry, add), next);
+        next
+    }
+
+    /// The locks of set `id` held in write mode.
+    pub fn writes_of(&mut self, id: u32) -> u32 {
+        if let Some(&w) = self.write_only.get(&id) {
+            return w;
+        }
+        let set: Vec<LockEntry> = self
+            .get(id)
+            .iter()
+            .copied()
+            .filter(|&(_, m)| m == Mode::Write)
+            .collect();
+        let w = self.intern(set);
+        self.write_only.insert(id, w);
+        w
+    }
+
+    /// The entries of `a` whose lock (in whatever mode) is also in `b`.
+    pub fn meet(&mut self, a: u32, b: u32) -> u32 {
+        let key = (a, b);
+        if let Some(&m) = self.meets.get(&key) {
+            return m;
+        }
+        let bs = self.get(b);
+        let set: Vec<LockEntry> = self
+            .get(a)
+            .iter()
+            .copied()
+            .filter(|(l, _)| bs.iter().any(|(k, _)| k == l))
+            .collect();
+        let m = self.intern(set);
+        self.meets.insert(key, m);
+        m
+    }
+}
+
+/// The locks one thread holds: every acquisition with where it happened, and the interned set.
+#[derive(Clone, Debug, Default)]
+pub struct HeldLocks {
+    /// (lock, mode, index of the acquiring event), in acquisition order, one per level.
+    pub held: Vec<(ObjIdx, Mode, usize)>,
+    /// Interned set of the distinct (lock, mode) pairs held.
+    pub id: u32,
+}
+
+impl HeldLocks {
+    /// Records an acquisition at `event`.
+    pub fn acquire(&mut self, sets: &mut Locksets, lock: ObjIdx, mode: Mode, event: usize) {
+        let again = self.held.iter().any(|&(l, m, _)| l == lock && m == mode);
+        self.held.push((lock, mode, event));
+        if !again {
+            self.id = sets.step(self.id, (lock, mode), true);
+        }
+    }
+
+    /// Records a release (of the innermost matching level; unmatched releases are ignored).
+    pub fn release(&mut self, sets: &mut Locksets, lock: ObjIdx, mode: Mode) {
+        let Some(i) = self
+            .held
+            .iter()
+            .rposition(|&(l, m, _)| l == lock && m == mode)
+            .or_else(|| self.held.iter().rposition(|&(l, _, _)| l == lock))
+        else {
+            return;
+        };
+        let (_, mode, _) = self.held.remove(i);
+        if !self.held.iter().any(|&(l, m, _)| l == lock && m == mode) {
+            self.id = sets.step(self.id, (lock, mode), false);
+        }
+    }
+
+    /// Index of the event that took the outermost level of `lock` still held.
+    pub fn outermost(&self, lock: ObjIdx) -> Option<usize> {
+        self.held
+            .iter()
+            .find(|&&(l, _, _)| l == lock)
+            .map(|&(_, _, e)| e)
+    }
+}
+
+/// Clocks of fork/join edges only, for Eraser's ownership handoff.
+#[derive(Clone, Debug)]
+pub struct ForkJoinClocks {
+    n: usize,
+    clocks: Vec<u32>,
+    count: Vec<u32>,
+}
+
+impl ForkJoinClocks {
+    /// Clocks for `n` threads.
+    pub fn new(n: usize) -> ForkJoinClocks {
+        ForkJoinClocks {
+            n,
+            clocks: vec![0; n * n],
+            count: vec![0; n],
+        }
+    }
+
+    /// Advances thread `t` by one event doing `op`; returns its own new component.
+    pub fn step(&mut self, t: usize, op: &crate::model::Op) -> u32 {
+        let n = self.n;
+        let pos = self.count[t];
+        self.count[t] += 1;
+        if let crate::model::Op::Join { child } = *op {
+            let c = child.0 as usize;
+            if c < n && c != t && self.count[c] > 0 {
+                for i in 0..n {
+                    let s = self.clocks[c * n + i];
+                    let d = &mut self.clocks[t * n + i];
+                    *d = (*d).max(s);
+                }
+            }
+        }
+        self.clocks[t * n + t] = pos + 1;
+        if let crate::model::Op::Fork { child } = *op {
+            let c = child.0 as usize;
+            if c < n && c != t {
+                for i in 0..n {
+                    if i != c {
+                        let s = self.clocks[t * n + i];
+                        let d = &mut self.clocks[c * n + i];
+                        *d = (*d).max(s);
+                    }
+                }
+            }
+        }
+        pos + 1
+    }
+
+    /// Whether the access of thread `a_thread` at fork/join epoch `a_clock` is ordered
+    /// before the current event of `t` by fork/join edges.
+    pub fn ordered_before(&self, a_thread: u32, a_clock: u32, t: usize) -> bool {
+        a_thread as usize == t || a_clock <= self.clocks[t * self.n + a_thread as usize]
+    }
+}
+
+/// Eraser state of one variable.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+enum EraserState {
+    #[default]
+    Virgin,
+    Exclusive,
+    Shared,
+    SharedModified,
+}
+
+/// Eraser's record of an access: the access and its fork/join epoch.
+#[derive(Clone, Copy, Debug)]
+struct EraserAccess {
+    rec: AccessRecord,
+    kind: AccessKind,
+    fj_clock: u32,
+}
+
+/// Per-variable Eraser state.
+#[derive(Clone, Debug, Default)]
+pub struct EraserVar {
+    state: EraserState,
+    candidates: u32,
+    last: Option<EraserAccess>,
+    /// Most recent access by a thread other than `last`'s.
+    other: Option<EraserAccess>,
+    reported: bool,
+}
+
+/// A variable whose candidate lockset became empty: the access that emptied it
+/// and an earlier access by another thread.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EraserWarning {
+    /// The earlier access by another thread.
+    pub first: AccessRecord,
+    /// The access that emptied the candidate set.
+    pub second: AccessRecord,
+}
+
+impl EraserVar {
+    /// Processes a plain access; returns a warning the first time the candidate set empties.
+    pub fn access(
+        &mut self,
+        sets: &mut Locksets,
+        fj: &ForkJoinClocks,
+        kind: AccessKind,
+        rec: AccessRecord,
+        fj_clock: u32,
+    ) -> Option<EraserWarning> {
+        let t = rec.thread as usize;
+        let cur = EraserAccess {
+            rec,
+            kind,
+            fj_clock,
+        };
+        let guard = |sets: &mut Locksets, a: &EraserAccess| {
+            if a.kind.writes() {
+                sets.writes_of(a.rec.lockset)
+            } else {
+                a.rec.lockset
+            }
+        };
+        match (self.state, self.last) {
+            (EraserState::Virgin, _) | (_, None) => self.state = EraserState::Exclusive,
+            (EraserState::Exclusive, Some(last)) => {
+                if !fj.ordered_before(last.rec.thread, last.fj_clock, t) {
+                    // An owner that held no lock was initialising; one that held
+                    // locks chose them, so they must protect this access too.
+                    let b = guard(sets, &cur);
+                    self.candidates = if last.rec.lockset == Locksets::EMPTY {
+                        b
+                    } else {
+                        let a = guard(sets, &last);
+                        sets.meet(a, b)
+                    };
+                    self.state = if kind.writes() {
+                        EraserState::SharedModified
+                    } else {
+                        EraserState::Shared
+                    };
+                }
+            }
+            (EraserState::Shared | EraserState::SharedModified, Some(_)) => {
+                let b = guard(sets, &cur);
+                self.candidates = sets.meet(self.candidates, b);
+                if kind.writes() {
+                    self.state = EraserState::SharedModified;
+                }
+            }
+        }
+        let warning = if self.state == EraserState::SharedModified
+            && self.candidates == Locksets::EMPTY
+            && !self.reported
+        {
+            let partner = match (self.last, self.other) {
+                (Some(l), _) if l.rec.thread != rec.thread => Some(l),
+                (_, Some(o)) if o.rec.thread != rec.thread => Some(o),
+                _ => None,
+            };
+            partner.map(|p| {
+                self.reported = true;
+                EraserWarning {
+                    first: p.rec,
+                    second: rec,
+                }
+            })
+        } else {
+            None
+        };
+        if let Some(last) = self.last
+            && last.rec.thread != rec.thread
+        {
+            self.other = Some(last);
+        }
+        self.last = Some(cur);
+        warning
+    }
+}
