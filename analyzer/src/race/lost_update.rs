@@ -18,6 +18,11 @@
 //! respects happens-before puts `w'` between `r` and `w`, so `w` overwrites it
 //! with a value computed from the older `r`. That covers both the update lost
 //! in this very run (`w'` between them) and one a schedule change would lose.
+//! Happens-before includes the run's own reads-from: two SeqCst load/store
+//! pairs run strictly one after the other are ordered (the second load read the
+//! first store) and not reported; interleaved or relaxed ones are. The trace
+//! does not tell a store from a read-modify-write, so a load followed by a
+//! successful compare-exchange counts as a window too.
 //!
 //! Streaming: `w'` earlier than `r` in the trace is checked when `r` happens
 //! (against the variable's current writes); `w'` between `r` and `w` in the
