@@ -8,6 +8,7 @@
 pub mod analysis;
 pub mod explain;
 pub mod finding;
+pub mod generate;
 pub mod graph;
 pub mod model;
 pub mod predict;
