@@ -605,10 +605,11 @@ fn layered(diagram: &Diagram, sizes: &[(f64, f64)], connected: &BTreeSet<usize>)
         .iter()
         .map(|e| {
             let span = layer[e.from].abs_diff(layer[e.to]);
-            if e.from != e.to && pairs.contains(&(e.to, e.from)) {
+            // Longer spans bow deeper, so edges over the same nodes separate.
+            if span > 1 {
+                30.0 + 45.0 * span as f64
+            } else if e.from != e.to && pairs.contains(&(e.to, e.from)) {
                 (label_size(e).1 + 16.0).max(48.0)
-            } else if span > 1 {
-                40.0 + 24.0 * span as f64
             } else {
                 0.0
             }
@@ -719,7 +720,11 @@ fn draw(diagram: &Diagram, sizes: &[(f64, f64)], placement: Placement) -> String
                 let start = clip(a, sizes[e.from], diagram.nodes[e.from].shape, control);
                 let end = clip(b, sizes[e.to], diagram.nodes[e.to].shape, control);
                 // The midpoint of a quadratic curve is halfway between chord and control point.
-                let label_at = start.add(end).scale(0.25).add(control.scale(0.5));
+                // A bowed edge keeps its label just outside the curve, so the curve stays visible.
+                let mut label_at = start.add(end).scale(0.25).add(control.scale(0.5));
+                if bend > 0.0 {
+                    label_at = label_at.add(normal.scale(lh / 2.0 + 3.0));
+                }
                 bounds.include(control, 1.0, 1.0);
                 bounds.include(label_at, lw, lh);
                 EdgeGeometry {

@@ -1,0 +1,347 @@
+//! `analyzer report`, the baseline flags of `check`, and batch loading of many traces
+//! (progress on a terminal, every unreadable file named, `--keep-going`).
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use analyzer::analysis::{Analysis, analyze};
+use analyzer::finding::FindingKind;
+use analyzer::model::{Trace, Warning};
+use analyzer::report::baseline::Baseline;
+use analyzer::report::html::Drawings;
+use analyzer::report::svg::{self, SvgRenderer};
+use analyzer::report::{self, ReportOptions};
+use analyzer::trace::{LoadError, LoadOptions, collect_inputs, load_path};
+use anyhow::{Context, Result, bail};
+use clap::{Args, ValueEnum};
+
+use super::args::{BoundArgs, FailOn, LoadArgs};
+use super::output::write_file;
+use super::{EXIT_FAILING, EXIT_OK};
+
+/// Baseline flags of `check` and `report`.
+#[derive(Debug, Args)]
+pub struct BaselineArgs {
+    /// Accepted findings (JSON `[{id, kind, message, reason}]`): only findings not listed
+    /// fail; listed ones that no longer occur are reported as stale.
+    #[arg(long, value_name = "FILE")]
+    pub baseline: Option<PathBuf>,
+    /// Write the current findings to the --baseline FILE (keeping the reasons of entries
+    /// still found, dropping stale ones), then check against it.
+    #[arg(long, requires = "baseline")]
+    pub update_baseline: bool,
+}
+
+/// `--svg-renderer`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum SvgRendererArg {
+    /// Graphviz when `dot` is on PATH, else the built-in layout.
+    Auto,
+    /// Graphviz `dot` (an error when it is not installed).
+    Graphviz,
+    /// The built-in layout (no system dependency).
+    Builtin,
+}
+
+impl From<SvgRendererArg> for SvgRenderer {
+    fn from(r: SvgRendererArg) -> Self {
+        match r {
+            SvgRendererArg::Auto => SvgRenderer::Auto,
+            SvgRendererArg::Graphviz => SvgRenderer::Graphviz,
+            SvgRendererArg::Builtin => SvgRenderer::Builtin,
+        }
+    }
+}
+
+/// `analyzer report`.
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// Trace files, or directories searched recursively for them.
+    #[arg(required = true, value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+    /// The directory to write the report into (created if missing).
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// Who draws the SVG graphs.
+    #[arg(long, value_enum, default_value_t = SvgRendererArg::Auto)]
+    pub svg_renderer: SvgRendererArg,
+    /// Source paths in SARIF are made relative to this directory [default: the current directory].
+    #[arg(long, value_name = "DIR")]
+    pub repo_root: Option<PathBuf>,
+    /// Finding kinds that fail the check, comma-separated, or `none` (as for `check`).
+    #[arg(long, value_name = "KIND,...", value_delimiter = ',', value_parser = parse_fail_on_item)]
+    pub fail_on: Option<Vec<FailOn>>,
+    /// Baseline.
+    #[command(flatten)]
+    pub baseline: BaselineArgs,
+    /// Analysis bounds.
+    #[command(flatten)]
+    pub bounds: BoundArgs,
+    /// Loading.
+    #[command(flatten)]
+    pub load: LoadArgs,
+}
+
+fn parse_fail_on_item(s: &str) -> Result<FailOn, String> {
+    let s = s.trim();
+    if s == "none" {
+        return Ok(FailOn(None));
+    }
+    FindingKind::parse(s)
+        .map(|k| FailOn(Some(k)))
+        .ok_or_else(|| {
+            let names: Vec<&str> = FindingKind::ALL.iter().map(|k| k.as_str()).collect();
+            format!(
+                "unknown finding kind, expected `none` or one of: {}",
+                names.join(", ")
+            )
+        })
+}
+
+impl ReportArgs {
+    /// The kinds that fail the check.
+    pub fn fail_on(&self) -> Vec<FindingKind> {
+        match &self.fail_on {
+            None => analyzer::analysis::AnalysisOptions::default().fail_on,
+            Some(items) => {
+                let mut kinds: Vec<FindingKind> = items.iter().filter_map(|f| f.0).collect();
+                kinds.sort();
+                kinds.dedup();
+                kinds
+            }
+        }
+    }
+}
+
+/// Files with this many traces or more get a progress bar (on a terminal).
+const PROGRESS_THRESHOLD: usize = 20;
+
+/// Expands `paths` and loads every trace. Every unreadable file is reported on
+/// standard error with its position; without `keep_going` any of them is an
+/// error, with it they become warnings (returned) and the rest is analyzed.
+pub fn load_traces(
+    paths: &[PathBuf],
+    options: &LoadOptions,
+    keep_going: bool,
+) -> Result<(Vec<Trace>, Vec<Warning>)> {
+    let files = collect_inputs(paths)?;
+    if files.is_empty() {
+        let names: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
+        bail!(
+            "{}: no trace files found (expected .istrace, .jsonl, .std, .data or .rapidbin files)",
+            names.join(", ")
+        );
+    }
+    let progress =
+        (files.len() >= PROGRESS_THRESHOLD && std::io::stderr().is_terminal()).then(|| {
+            let bar = indicatif::ProgressBar::new(files.len() as u64);
+            bar.set_style(
+                indicatif::ProgressStyle::with_template(
+                    "loading {bar:40} {pos}/{len} traces {msg}",
+                )
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            );
+            bar
+        });
+    let mut traces = Vec::with_capacity(files.len());
+    let mut failures: Vec<LoadError> = Vec::new();
+    for file in &files {
+        match load_path(file, options) {
+            Ok(trace) => traces.push(trace),
+            Err(err) => failures.push(err),
+        }
+        if let Some(bar) = &progress {
+            bar.inc(1);
+        }
+    }
+    if let Some(bar) = progress {
+        bar.finish_and_clear();
+    }
+    if failures.is_empty() {
+        return Ok((traces, Vec::new()));
+    }
+    let level = if keep_going { "warning" } else { "error" };
+    for failure in &failures {
+        eprintln!("analyzer: {level}: {failure}");
+    }
+    if !keep_going || traces.is_empty() {
+        if failures.len() == 1 && files.len() == 1 {
+            return Err(anyhow::Error::new(failures.remove(0)));
+        }
+        bail!(
+            "{} of {} traces unreadable{}",
+            failures.len(),
+            files.len(),
+            if keep_going {
+                ""
+            } else {
+                " (--keep-going analyzes the rest)"
+            }
+        );
+    }
+    let warnings = failures
+        .into_iter()
+        .map(|e| Warning {
+            file: e.file.display().to_string(),
+            position: e.position,
+            message: format!("unreadable, skipped (--keep-going): {}", e.message),
+        })
+        .collect();
+    Ok((traces, warnings))
+}
+
+/// Loads or updates the baseline named by `args` and records its verdict in `options`.
+pub fn apply_baseline(
+    args: &BaselineArgs,
+    analysis: &Analysis,
+    options: &mut ReportOptions,
+) -> Result<()> {
+    let Some(path) = &args.baseline else {
+        return Ok(());
+    };
+    let baseline = if args.update_baseline {
+        let old = if path.exists() {
+            Baseline::load(path)?
+        } else {
+            Baseline::default()
+        };
+        let new = old.updated(&analysis.findings);
+        write_file(path, new.to_json().as_bytes())?;
+        eprintln!(
+            "analyzer: wrote {} ({} entries)",
+            path.display(),
+            new.entries().len()
+        );
+        new
+    } else {
+        Baseline::load(path)?
+    };
+    options.baseline = Some(baseline.apply(&analysis.findings));
+    Ok(())
+}
+
+/// Runs `analyzer report`.
+pub fn report(args: &ReportArgs) -> Result<ExitCode> {
+    let options = super::analysis_options(&args.bounds, args.fail_on());
+    let load = super::load_options(&args.load);
+    fs::create_dir_all(&args.out)
+        .with_context(|| format!("{}: cannot create the output directory", args.out.display()))?;
+    if !args.out.is_dir() {
+        bail!("{}: not a directory", args.out.display());
+    }
+    let (traces, skipped) = load_traces(&args.paths, &load, args.load.keep_going)?;
+    let mut analysis = analyze(&traces, &options);
+    analysis.warnings.extend(skipped);
+    let mut report_options = ReportOptions::from(&options);
+    apply_baseline(&args.baseline, &analysis, &mut report_options)?;
+    let renderer = SvgRenderer::from(args.svg_renderer);
+    let repo_root = match &args.repo_root {
+        Some(root) => root.clone(),
+        None => std::env::current_dir().context("the current directory")?,
+    };
+    let files = render_files(&analysis, &report_options, renderer, &repo_root)?;
+    for (name, bytes) in &files {
+        write_file(&args.out.join(name), bytes.as_bytes())?;
+    }
+    remove_stale_finding_files(&args.out, &files)?;
+    println!(
+        "analyzer: wrote {} files to {} (SVG by {})",
+        files.len(),
+        args.out.display(),
+        svg::resolve(renderer)
+    );
+    println!("{}", report::text::summary_line(&analysis, &report_options));
+    let failing = report_options.failing_count(&analysis);
+    Ok(ExitCode::from(if failing > 0 {
+        EXIT_FAILING
+    } else {
+        EXIT_OK
+    }))
+}
+
+/// Every file of the report directory, by name, in a stable order.
+pub fn render_files(
+    analysis: &Analysis,
+    options: &ReportOptions,
+    renderer: SvgRenderer,
+    repo_root: &Path,
+) -> Result<BTreeMap<String, String>> {
+    let mut files = BTreeMap::new();
+    let graph_dot = report::dot::render(analysis);
+    let graph_svg = svg::render(&graph_dot, renderer).context("lock-order.svg")?;
+    let mut drawings = Drawings {
+        graph: graph_svg.text.clone(),
+        findings: BTreeMap::new(),
+    };
+    files.insert("lock-order.dot".to_owned(), graph_dot);
+    files.insert("lock-order.svg".to_owned(), graph_svg.text);
+    for finding in &analysis.findings {
+        let dot = report::dot::render_finding(finding);
+        let name = format!("finding-{}", file_safe(&finding.id));
+        let drawn = svg::render(&dot, renderer).with_context(|| format!("{name}.svg"))?;
+        drawings
+            .findings
+            .insert(finding.id.clone(), drawn.text.clone());
+        files.insert(format!("{name}.dot"), dot);
+        files.insert(format!("{name}.svg"), drawn.text);
+    }
+    files.insert(
+        "index.html".to_owned(),
+        report::html::render(analysis, options, &drawings),
+    );
+    files.insert(
+        "report.sarif".to_owned(),
+        report::sarif::render(analysis, options, repo_root),
+    );
+    files.insert(
+        "junit.xml".to_owned(),
+        report::junit::render(analysis, options),
+    );
+    files.insert(
+        "report.json".to_owned(),
+        report::json::render(analysis, options),
+    );
+    Ok(files)
+}
+
+/// Ids are hex fingerprints; anything else is made safe for a file name anyway.
+fn file_safe(id: &str) -> String {
+    id.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+/// Drops `finding-*.dot`/`.svg` left by an earlier run whose findings are gone.
+fn remove_stale_finding_files(dir: &Path, files: &BTreeMap<String, String>) -> Result<()> {
+    let entries = fs::read_dir(dir).with_context(|| format!("{}: cannot list", dir.display()))?;
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let ours =
+            name.starts_with("finding-") && (name.ends_with(".dot") || name.ends_with(".svg"));
+        if ours && !files.contains_key(&name) {
+            fs::remove_file(entry.path())
+                .with_context(|| format!("{}: cannot remove stale file", entry.path().display()))?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_names_from_ids_are_safe() {
+        assert_eq!(file_safe("00ff"), "00ff");
+        assert_eq!(file_safe("../x"), "___x");
+    }
+}
