@@ -30,6 +30,12 @@ pub enum Command {
     Convert(ConvertArgs),
     /// Print per-trace statistics (threads, locks, events, dependencies, patterns, time).
     Stats(StatsArgs),
+    /// Write a report directory: DOT, SVG, index.html, SARIF, JUnit XML and JSON.
+    #[command(
+        after_help = "Exit status: 0 when no finding fails the check, 1 when one does, \
+                            2 for usage errors, unreadable input and unwritable output."
+    )]
+    Report(super::report_command::ReportArgs),
     /// Write a synthetic trace (for benchmarks and scale tests).
     Generate(super::generate::GenerateArgs),
 }
@@ -46,6 +52,9 @@ pub struct LoadArgs {
     /// Read every input as this format instead of detecting it from the content.
     #[arg(long, value_enum, value_name = "FORMAT")]
     pub input_format: Option<InputFormat>,
+    /// Analyze the readable traces when some are not (those become warnings).
+    #[arg(long)]
+    pub keep_going: bool,
 }
 
 /// How the analysis is bounded.
@@ -84,6 +93,9 @@ pub struct CheckArgs {
     /// Write the report to FILE (atomically) instead of standard output.
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<PathBuf>,
+    /// Baseline.
+    #[command(flatten)]
+    pub baseline: super::report_command::BaselineArgs,
     /// Analysis bounds.
     #[command(flatten)]
     pub bounds: BoundArgs,

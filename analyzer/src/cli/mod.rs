@@ -3,6 +3,7 @@
 pub mod args;
 pub mod generate;
 pub mod output;
+pub mod report_command;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -10,7 +11,7 @@ use std::process::ExitCode;
 use analyzer::analysis::{AnalysisOptions, analyze};
 use analyzer::model::Trace;
 use analyzer::report::{self, OutputFormat, ReportOptions};
-use analyzer::trace::{LoadOptions, collect_inputs, load_path};
+use analyzer::trace::{LoadOptions, load_path};
 use anyhow::{Context, Result, bail};
 
 use args::{BoundArgs, CheckArgs, Cli, Command, ConvertArgs, LoadArgs, StatsArgs};
@@ -28,6 +29,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Check(args) => check(&args),
         Command::Convert(args) => convert(&args),
         Command::Stats(args) => stats(&args),
+        Command::Report(args) => report_command::report(&args),
         Command::Generate(args) => generate::run(&args),
     }
 }
@@ -89,21 +91,12 @@ fn analysis_options(
     }
 }
 
-/// Expands `paths` and loads every trace; the first unreadable one is the error.
-fn load_all(paths: &[PathBuf], options: &LoadOptions) -> Result<Vec<Trace>> {
-    let files = collect_inputs(paths)?;
-    if files.is_empty() {
-        let names: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
-        bail!(
-            "{}: no trace files found (expected .istrace, .jsonl, .std, .data or .rapidbin files)",
-            names.join(", ")
-        );
-    }
-    // LoadError already reads `file: position: message`; no extra context needed.
-    files
-        .iter()
-        .map(|file| load_path(file, options).map_err(anyhow::Error::new))
-        .collect()
+/// Expands `paths` and loads every trace; see [`report_command::load_traces`].
+fn load_all(paths: &[PathBuf], options: &LoadOptions, keep_going: bool) -> Result<Vec<Trace>> {
+    let (traces, skipped) = report_command::load_traces(paths, options, keep_going)?;
+    // Without an analysis to carry them, skipped files stay the warnings already printed.
+    drop(skipped);
+    Ok(traces)
 }
 
 fn check(args: &CheckArgs) -> Result<ExitCode> {
@@ -112,9 +105,12 @@ fn check(args: &CheckArgs) -> Result<ExitCode> {
     if args.finding.is_some() && format != OutputFormat::Dot {
         bail!("--finding selects a finding to draw and needs --format dot");
     }
-    let traces = load_all(&args.paths, &load_options(&args.load))?;
-    let analysis = analyze(&traces, &options);
-    let report_options = ReportOptions::from(&options);
+    let (traces, skipped) =
+        report_command::load_traces(&args.paths, &load_options(&args.load), args.load.keep_going)?;
+    let mut analysis = analyze(&traces, &options);
+    analysis.warnings.extend(skipped);
+    let mut report_options = ReportOptions::from(&options);
+    report_command::apply_baseline(&args.baseline, &analysis, &mut report_options)?;
     let rendered = match &args.finding {
         Some(id) => {
             let Some(finding) = analysis.findings.iter().find(|f| &f.id == id) else {
@@ -137,7 +133,7 @@ fn check(args: &CheckArgs) -> Result<ExitCode> {
         // The report went to a file; keep the CI log informative.
         eprintln!("{}", report::text::summary_line(&analysis, &report_options));
     }
-    let failing = analysis.failing(&options).count();
+    let failing = report_options.failing_count(&analysis);
     Ok(ExitCode::from(if failing > 0 {
         EXIT_FAILING
     } else {
@@ -189,7 +185,7 @@ fn convert(args: &ConvertArgs) -> Result<ExitCode> {
 
 fn stats(args: &StatsArgs) -> Result<ExitCode> {
     let options = analysis_options(&args.bounds, AnalysisOptions::default().fail_on);
-    let traces = load_all(&args.paths, &load_options(&args.load))?;
+    let traces = load_all(&args.paths, &load_options(&args.load), args.load.keep_going)?;
     let header = [
         "file",
         "threads",
