@@ -24,6 +24,9 @@ struct Document<'a> {
     summary: JsonSummary,
     warnings: &'a [Warning],
     limits: &'a [LimitHit],
+    /// Present only with `--baseline`: accepted finding ids and stale entries.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    baseline: Option<&'a crate::report::baseline::BaselineStatus>,
 }
 
 /// A finding plus whether it fails the check under the chosen `--fail-on`.
@@ -78,6 +81,7 @@ pub fn render(analysis: &Analysis, options: &ReportOptions) -> String {
         },
         warnings: &analysis.warnings,
         limits: &analysis.limits,
+        baseline: options.baseline.as_ref(),
     };
     // Serializing plain data with string keys cannot fail.
     let mut out = serde_json::to_string_pretty(&document).expect("the report serializes");

@@ -20,7 +20,15 @@ pub fn render(analysis: &Analysis, options: &ReportOptions) -> String {
     for limit in &analysis.limits {
         let _ = writeln!(out, "limit: {}", limit.message);
     }
-    if !analysis.warnings.is_empty() || !analysis.limits.is_empty() {
+    let stale = options.baseline.as_ref().map_or(&[][..], |b| &b.stale[..]);
+    for entry in stale {
+        let _ = writeln!(
+            out,
+            "stale baseline entry: {} [{}] {} (no longer found; remove it)",
+            entry.id, entry.kind, entry.message
+        );
+    }
+    if !analysis.warnings.is_empty() || !analysis.limits.is_empty() || !stale.is_empty() {
         out.push('\n');
     }
     out.push_str(&summary_line(analysis, options));
@@ -46,6 +54,14 @@ pub fn summary_line(analysis: &Analysis, options: &ReportOptions) -> String {
         options.failing_count(analysis),
         plural(analysis.inputs.len(), "trace", "traces")
     );
+    if let Some(baseline) = &options.baseline {
+        let _ = write!(
+            line,
+            ", {} accepted by the baseline, {}",
+            baseline.suppressed.len(),
+            plural(baseline.stale.len(), "stale baseline entry", "stale baseline entries")
+        );
+    }
     if !analysis.warnings.is_empty() {
         let _ = write!(
             line,
