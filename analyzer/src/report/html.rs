@@ -31,6 +31,7 @@ table { border-collapse: collapse; margin: .5em 0 1em; }
 th, td { border: 1px solid #ccc; padding: .3em .6em; text-align: left; vertical-align: top; }
 th { background: #f3f3f3; }
 td.num { text-align: right; }
+td.mark { white-space: nowrap; }
 code { font-family: Menlo, Consolas, monospace; font-size: .92em; }
 .summary-line { font-family: Menlo, Consolas, monospace; background: #f6f6f6; padding: .5em; }
 .finding { border: 1px solid #ddd; border-left: 6px solid #999; padding: .2em 1em 1em; margin: 1.5em 0; }
@@ -262,7 +263,7 @@ fn write_finding(
             };
             let _ = writeln!(
                 out,
-                "<tr><td>{name}</td><td>{mark}</td><td>{}</td></tr>",
+                "<tr><td>{name}</td><td class=\"mark\">{mark}</td><td>{}</td></tr>",
                 esc(&condition.evidence)
             );
         }
