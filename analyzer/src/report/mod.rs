@@ -8,9 +8,9 @@ pub mod baseline;
 pub mod dot;
 pub mod html;
 pub mod json;
-pub mod layout;
 #[cfg(feature = "report-files")]
 pub mod junit;
+pub mod layout;
 #[cfg(feature = "report-files")]
 pub mod sarif;
 pub mod svg;

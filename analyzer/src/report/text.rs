@@ -59,7 +59,11 @@ pub fn summary_line(analysis: &Analysis, options: &ReportOptions) -> String {
             line,
             ", {} accepted by the baseline, {}",
             baseline.suppressed.len(),
-            plural(baseline.stale.len(), "stale baseline entry", "stale baseline entries")
+            plural(
+                baseline.stale.len(),
+                "stale baseline entry",
+                "stale baseline entries"
+            )
         );
     }
     if !analysis.warnings.is_empty() {
