@@ -6,8 +6,9 @@
 //! variable. Locks are always
 //! acquired in increasing index order and nesting never exceeds `depth`, so
 //! the background has no lock-order cycle; a variable is only touched while
-//! holding its guard lock (`V{v}` is guarded by `L{v mod L}`), so there is no
-//! data race. Optional planted bugs, placed halfway through:
+//! holding its guard lock (`V{v}` is guarded by `L{v mod L}`), and a write
+//! always follows a read of the same variable in the same critical section (an
+//! increment), so there is no data race and no lost update. Optional planted bugs, placed halfway through:
 //!
 //! * `plant_cycle`: `T0` takes `PA` then `PB`, then `T1` takes `PB` then `PA`,
 //!   a classic ABBA inversion that is a predictable deadlock;
@@ -359,17 +360,23 @@ pub fn generate(
             let count = (options.vars.saturating_sub(g)).div_ceil(locks);
             if count > 0 {
                 let v = g + locks * rng.below(u64::from(count)) as u32;
-                let write = rng.below(3) == 0;
-                let e = GenEvent {
-                    thread: t as u32,
-                    op: if write {
-                        GenOp::Write(v)
-                    } else {
-                        GenOp::Read(v)
-                    },
-                    loc: loc_var(v, write),
+                let thread = t as u32;
+                let read = GenEvent {
+                    thread,
+                    op: GenOp::Read(v),
+                    loc: loc_var(v, false),
                 };
-                emit(e, &mut emitted)?;
+                emit(read, &mut emitted)?;
+                // A write is the second half of an increment in the same critical section, so
+                // no read-modify-write spans two sections (no lost update in the background).
+                if rng.below(3) == 0 {
+                    let write = GenEvent {
+                        thread,
+                        op: GenOp::Write(v),
+                        loc: loc_var(v, true),
+                    };
+                    emit(write, &mut emitted)?;
+                }
             }
         }
     }
