@@ -14,7 +14,7 @@ use graphviz_rust::dot_structures::{
 use graphviz_rust::printer::PrinterContext;
 
 use crate::analysis::Analysis;
-use crate::finding::{Condition, Finding, LockRef};
+use crate::finding::{Condition, Finding, FindingKind, LockRef};
 use crate::graph::GraphEdge;
 
 /// Witness lines shown per edge before the rest are summarised as "+N more".
@@ -160,6 +160,55 @@ pub fn render_finding(finding: &Finding) -> String {
                 "var",
                 vec![attr("label", quoted(&access.op))],
             ));
+            // The thread's synchronisation history leading to the access, oldest first.
+            let mut prev: Option<String> = None;
+            for (j, step) in access.history.iter().enumerate() {
+                let h = format!("h{i}_{j}");
+                let label = format!("{}: {}\nat {}", step.thread, step.role, step.site.display);
+                stmts.push(node_stmt(
+                    &h,
+                    vec![
+                        attr("label", quoted(&label)),
+                        attr("shape", plain("box")),
+                        attr("color", plain("gray50")),
+                        attr("fontsize", plain("10")),
+                    ],
+                ));
+                if let Some(p) = &prev {
+                    stmts.push(edge_stmt(p, &h, vec![attr("color", plain("gray50"))]));
+                }
+                prev = Some(h);
+            }
+            if let Some(p) = &prev {
+                stmts.push(edge_stmt(p, &name, vec![attr("color", plain("gray50"))]));
+            }
+        }
+        // Where a happens-before edge is missing: between the two racing accesses,
+        // or, for a lost update, around the interfering write (accesses[2]).
+        let (missing, label): (&[(usize, usize)], &str) = match finding.kind {
+            FindingKind::DataRace | FindingKind::PotentialRace => {
+                (&[(0, 1)], "missing happens-before")
+            }
+            FindingKind::LostUpdate => (
+                &[(0, 2), (2, 1)],
+                "missing happens-before: can fall between",
+            ),
+            _ => (&[], ""),
+        };
+        for &(a, b) in missing {
+            if a < finding.accesses.len() && b < finding.accesses.len() {
+                stmts.push(edge_stmt(
+                    &format!("a{a}"),
+                    &format!("a{b}"),
+                    vec![
+                        attr("label", quoted(label)),
+                        attr("style", plain("dashed")),
+                        attr("color", plain(CYCLE_COLOR)),
+                        attr("fontcolor", plain(CYCLE_COLOR)),
+                        attr("constraint", plain("false")),
+                    ],
+                ));
+            }
         }
     }
     if finding.cycle.is_empty() && finding.accesses.is_empty() {
