@@ -80,24 +80,12 @@ impl<T: ?Sized> Mutex<T> {
     #[track_caller]
     pub fn lock(&self) -> LockResult<MutexGuard<'_, T>> {
         let site = recorder::site(Location::caller());
-        let lock = self.meta.id();
-        record_at(
-            Op::Request {
-                lock,
-                mode: Mode::Write,
-            },
+        let (lock, result) = recorder::blocking_acquire(
+            &self.meta,
+            Mode::Write,
             site,
-        );
-        let result = self.inner.lock();
-        let seq = self.meta.next_seq();
-        record_at(
-            Op::Acquire {
-                lock,
-                mode: Mode::Write,
-                attempt: Attempt::Blocking,
-                seq,
-            },
-            site,
+            || self.inner.try_lock(),
+            || self.inner.lock(),
         );
         match result {
             Ok(g) => Ok(self.guard(g, lock, site)),

@@ -79,20 +79,14 @@ impl<T> RwLock<T> {
 
 /// What `read`/`write` and their `try_` forms share: recording around std's call.
 macro_rules! acquire {
-    ($self:ident, $std_call:ident, $guard:ident, $mode:expr, blocking) => {{
+    ($self:ident, $std_call:ident, $std_try:ident, $guard:ident, $mode:expr, blocking) => {{
         let site = recorder::site(Location::caller());
-        let lock = $self.meta.id();
-        record_at(Op::Request { lock, mode: $mode }, site);
-        let result = $self.inner.$std_call();
-        let seq = $self.meta.next_seq();
-        record_at(
-            Op::Acquire {
-                lock,
-                mode: $mode,
-                attempt: Attempt::Blocking,
-                seq,
-            },
+        let (lock, result) = recorder::blocking_acquire(
+            &$self.meta,
+            $mode,
             site,
+            || $self.inner.$std_try(),
+            || $self.inner.$std_call(),
         );
         let meta = &$self.meta;
         match result {
@@ -152,7 +146,7 @@ impl<T: ?Sized> RwLock<T> {
     /// If the lock is poisoned; the guard is still in the error.
     #[track_caller]
     pub fn read(&self) -> LockResult<RwLockReadGuard<'_, T>> {
-        acquire!(self, read, RwLockReadGuard, Mode::Read, blocking)
+        acquire!(self, read, try_read, RwLockReadGuard, Mode::Read, blocking)
     }
 
     /// Blocks until the lock is held for writing. Records `Request` then `Acquire`.
@@ -161,7 +155,14 @@ impl<T: ?Sized> RwLock<T> {
     /// If the lock is poisoned; the guard is still in the error.
     #[track_caller]
     pub fn write(&self) -> LockResult<RwLockWriteGuard<'_, T>> {
-        acquire!(self, write, RwLockWriteGuard, Mode::Write, blocking)
+        acquire!(
+            self,
+            write,
+            try_write,
+            RwLockWriteGuard,
+            Mode::Write,
+            blocking
+        )
     }
 
     /// Takes the lock for reading if no writer holds it.

@@ -25,17 +25,19 @@ impl ThreadBuffer {
     pub(crate) fn flush(&self) {
         let mut events = self.events.lock().unwrap_or_else(PoisonError::into_inner);
         if !events.is_empty() {
-            let batch = std::mem::replace(&mut *events, Vec::with_capacity(BUFFER_CAPACITY));
-            output::write_events(self.thread, batch);
+            // Written from the buffer and cleared: the buffer's memory is reused (and stays cached).
+            output::write_events(self.thread, &events);
+            events.clear();
         }
     }
 
-    fn push(&self, event: Event) {
+    fn push(&self, new: impl IntoIterator<Item = Event>) {
         let mut events = self.events.lock().unwrap_or_else(PoisonError::into_inner);
-        events.push(event);
+        events.extend(new);
         if events.len() >= BUFFER_CAPACITY {
-            let batch = std::mem::replace(&mut *events, Vec::with_capacity(BUFFER_CAPACITY));
-            output::write_events(self.thread, batch);
+            // Written from the buffer and cleared: the buffer's memory is reused (and stays cached).
+            output::write_events(self.thread, &events);
+            events.clear();
         }
     }
 }
@@ -101,7 +103,15 @@ impl Local {
     #[inline]
     fn push(&self, op: Op, site: SiteId) {
         tracing::trace!(target: "instrumented_sync", thread = self.buffer.thread.0, site = site.0, op = ?op);
-        self.buffer.push(Event { op, site });
+        self.buffer.push([Event { op, site }]);
+    }
+
+    #[inline]
+    fn push_all(&self, ops: &[Op], site: SiteId) {
+        for op in ops {
+            tracing::trace!(target: "instrumented_sync", thread = self.buffer.thread.0, site = site.0, op = ?op);
+        }
+        self.buffer.push(ops.iter().map(|&op| Event { op, site }));
     }
 
     #[inline]
@@ -121,10 +131,10 @@ impl Drop for Local {
         // Runs when the thread exits (for the main thread: inside `exit`), after
         // the thread's other destructors if this one was registered first.
         if !self.ended.get() {
-            self.buffer.push(Event {
+            self.buffer.push([Event {
                 op: Op::End,
                 site: SiteId::UNKNOWN,
-            });
+            }]);
         }
         self.buffer.flush();
     }
@@ -167,6 +177,20 @@ pub(crate) fn record_at(op: Op, site: SiteId) {
     BUSY.set(false);
 }
 
+/// Records consecutive `ops` at one site with a single buffer access.
+#[inline]
+pub(crate) fn record_all_at(ops: &[Op], site: SiteId) {
+    if BUSY.replace(true) {
+        return;
+    }
+    if LOCAL.try_with(|local| local.push_all(ops, site)).is_err() {
+        for &op in ops {
+            record_without_buffer(op, site);
+        }
+    }
+    BUSY.set(false);
+}
+
 /// The id of `loc`, from the thread's cache.
 #[inline]
 pub(crate) fn site(loc: &'static Location<'static>) -> SiteId {
@@ -190,7 +214,7 @@ fn record_without_buffer(op: Op, site: SiteId) {
         id
     });
     tracing::trace!(target: "instrumented_sync", thread = thread.0, site = site.0, op = ?op);
-    output::write_events(thread, vec![Event { op, site }]);
+    output::write_events(thread, &[Event { op, site }]);
 }
 
 /// Marks the thread as inside the recorder's output section (holding its

@@ -17,15 +17,15 @@ mod sink;
 
 use std::panic::Location;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex as StdMutex, PoisonError};
+use std::sync::{LockResult, Mutex as StdMutex, PoisonError, TryLockError, TryLockResult};
 
 pub use sink::{DEFAULT_MEMORY_CAP, FileSink, MemorySink, Sink};
-use sync_trace::{ObjectId, ObjectKind, ThreadId};
+use sync_trace::{Attempt, Mode, ObjectId, ObjectKind, Op, SiteId, ThreadId};
 
 #[cfg(test)]
 pub(crate) use local::BUFFER_CAPACITY;
 pub(crate) use local::{
-    enter_spawned_thread, leave_spawned_thread, record, record_at, site, this_thread,
+    enter_spawned_thread, leave_spawned_thread, record, record_all_at, record_at, site, this_thread,
 };
 pub use output::{dropped_events, flush, recorded, set_sink, trace_path};
 
@@ -103,4 +103,38 @@ impl std::fmt::Debug for ObjectMeta {
 /// Allocates a thread id for a thread about to be spawned and describes it.
 pub(crate) fn new_thread(name: Option<String>) -> ThreadId {
     output::new_thread(name)
+}
+
+/// A blocking acquisition of the lock described by `meta`, recorded as
+/// `Request` then `Acquire`. The uncontended case (`try_acquire` succeeds)
+/// records both with one buffer access; otherwise `Request` is buffered before
+/// blocking in `acquire`, so a thread stuck there has its request recorded.
+#[inline]
+pub(crate) fn blocking_acquire<G>(
+    meta: &ObjectMeta,
+    mode: Mode,
+    site: SiteId,
+    try_acquire: impl FnOnce() -> TryLockResult<G>,
+    acquire: impl FnOnce() -> LockResult<G>,
+) -> (ObjectId, LockResult<G>) {
+    let lock = meta.id();
+    let request = Op::Request { lock, mode };
+    let acquired = |seq| Op::Acquire {
+        lock,
+        mode,
+        attempt: Attempt::Blocking,
+        seq,
+    };
+    let result = match try_acquire() {
+        Ok(g) => Ok(g),
+        Err(TryLockError::Poisoned(e)) => Err(e),
+        Err(TryLockError::WouldBlock) => {
+            record_at(request, site);
+            let result = acquire();
+            record_at(acquired(meta.next_seq()), site);
+            return (lock, result);
+        }
+    };
+    record_all_at(&[request, acquired(meta.next_seq())], site);
+    (lock, result)
 }

@@ -238,13 +238,21 @@ pub(crate) fn describe_again(meta: &ObjectMeta) {
 
 /// Writes one batch of `thread`'s events. Callers hold the thread's buffer
 /// lock (or own the events outright), which keeps the batches in program order.
-pub(crate) fn write_events(thread: ThreadId, events: Vec<Event>) {
+pub(crate) fn write_events(thread: ThreadId, events: &[Event]) {
     if events.is_empty() {
         return;
     }
     let st = state();
-    if let Some(mut out) = output() {
-        out.write(&st.memory, &[Record::Events { thread, events }]);
+    if let Some(out) = output() {
+        st.memory.keep_events(thread, events);
+        if !out.ended
+            && let Some(sink) = &out.external
+        {
+            sink.write(&[Record::Events {
+                thread,
+                events: events.to_vec(),
+            }]);
+        }
     }
 }
 

@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, PoisonError};
 
-use sync_trace::Record;
 use sync_trace::codec::TraceWriter;
+use sync_trace::{Event, Record, ThreadId};
 
 /// Receives the records of a recording, in an order where every description
 /// (`Site`, `Thread`, `Object`) precedes the first `Events` batch using it.
@@ -18,7 +18,7 @@ use sync_trace::codec::TraceWriter;
 ///
 /// ```
 /// use instrumented_sync::Sink;
-/// use sync_trace::Record;
+/// use sync_trace::{Event, Record, ThreadId};
 ///
 /// struct CountingSink(std::sync::atomic::AtomicUsize);
 /// impl Sink for CountingSink {
@@ -110,33 +110,43 @@ impl MemorySink {
     }
 }
 
+impl MemorySink {
+    /// Keeps what fits of one batch (copying only that).
+    pub(crate) fn keep_events(&self, thread: ThreadId, events: &[Event]) {
+        let mut kept = self.records.lock().unwrap_or_else(PoisonError::into_inner);
+        self.keep_locked(&mut kept, thread, events);
+    }
+
+    fn keep_locked(&self, kept: &mut Vec<Record>, thread: ThreadId, events: &[Event]) {
+        let room = self.cap.saturating_sub(self.kept.load(Ordering::Relaxed));
+        let take = (events.len() as u64).min(room) as usize;
+        if take < events.len() {
+            self.dropped
+                .fetch_add((events.len() - take) as u64, Ordering::Relaxed);
+            if !self.warned.swap(true, Ordering::Relaxed) {
+                eprintln!(
+                    "instrumented-sync: the in-memory trace reached its cap of {} events; \
+                     later events are dropped and in-process findings are incomplete",
+                    self.cap
+                );
+            }
+        }
+        if take > 0 {
+            self.kept.fetch_add(take as u64, Ordering::Relaxed);
+            kept.push(Record::Events {
+                thread,
+                events: events[..take].to_vec(),
+            });
+        }
+    }
+}
+
 impl Sink for MemorySink {
     fn write(&self, records: &[Record]) {
         let mut kept = self.records.lock().unwrap_or_else(PoisonError::into_inner);
         for record in records {
             match record {
-                Record::Events { thread, events } => {
-                    let room = self.cap.saturating_sub(self.kept.load(Ordering::Relaxed));
-                    let take = (events.len() as u64).min(room) as usize;
-                    if take < events.len() {
-                        self.dropped
-                            .fetch_add((events.len() - take) as u64, Ordering::Relaxed);
-                        if !self.warned.swap(true, Ordering::Relaxed) {
-                            eprintln!(
-                                "instrumented-sync: the in-memory trace reached its cap of {} events; \
-                                 later events are dropped and in-process findings are incomplete",
-                                self.cap
-                            );
-                        }
-                    }
-                    if take > 0 {
-                        self.kept.fetch_add(take as u64, Ordering::Relaxed);
-                        kept.push(Record::Events {
-                            thread: *thread,
-                            events: events[..take].to_vec(),
-                        });
-                    }
-                }
+                Record::Events { thread, events } => self.keep_locked(&mut kept, *thread, events),
                 other => kept.push(other.clone()),
             }
         }
@@ -148,7 +158,7 @@ impl Sink for MemorySink {
 ///
 /// ```
 /// use instrumented_sync::{FileSink, Sink};
-/// use sync_trace::Record;
+/// use sync_trace::{Event, Record, ThreadId};
 ///
 /// let dir = tempfile::tempdir().unwrap();
 /// let sink = FileSink::create(&dir.path().join("t.istrace")).unwrap();
