@@ -53,6 +53,30 @@ pub const SCENARIOS: &[Scenario] = &[
         run: scenarios::dining_philosophers::ordered,
         expect: Expect::Clean,
     },
+    Scenario {
+        name: "shared_array_locked",
+        description: "Four writers rewrite a shared array under one mutex; no snapshot is torn.",
+        run: scenarios::shared_array::locked,
+        expect: Expect::Clean,
+    },
+    Scenario {
+        name: "counter_object",
+        description: "A counter object whose methods take its own lock through a scoped guard.",
+        run: scenarios::counter_object::scoped_guards,
+        expect: Expect::Clean,
+    },
+    Scenario {
+        name: "producer_consumer",
+        description: "A producer notifies all; two consumers wait on a predicate and both consume.",
+        run: scenarios::producer_consumer::notify_all,
+        expect: Expect::Clean,
+    },
+    Scenario {
+        name: "worker_pool",
+        description: "Five workers drain a FIFO queue of 20 items; task_done/join, then one sentinel per worker.",
+        run: scenarios::worker_pool::with_sentinels,
+        expect: Expect::Clean,
+    },
 ];
 
 /// The scenario called `name`.

@@ -1,4 +1,8 @@
 //! The scenarios, one module per seed-material example.
 
 pub mod bank_transfer;
+pub mod counter_object;
 pub mod dining_philosophers;
+pub mod producer_consumer;
+pub mod shared_array;
+pub mod worker_pool;
