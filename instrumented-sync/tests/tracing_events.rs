@@ -49,8 +49,8 @@ fn lock_events_reach_tracing_without_recursion() {
             *m.lock().unwrap() += 1;
         }
     });
-    // Request, Acquire and Release per round.
+    // Request, Acquire and Release per round, after the thread's Begin unless it was seen before.
     let seen = subscriber.events.load(Ordering::Relaxed);
-    assert_eq!(seen, 30, "{seen} tracing events");
+    assert!(seen == 30 || seen == 31, "{seen} tracing events");
     assert_eq!(subscriber.log.lock().unwrap().len(), seen);
 }

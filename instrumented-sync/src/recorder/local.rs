@@ -84,6 +84,7 @@ impl Local {
             }
         };
         let mut events = Vec::with_capacity(BUFFER_CAPACITY);
+        tracing::trace!(target: "instrumented_sync", thread = thread.0, site = 0, op = ?Op::Begin);
         events.push(Event {
             op: Op::Begin,
             site: SiteId::UNKNOWN,
