@@ -116,6 +116,15 @@ fn child_entry() {
             *m.lock().unwrap() += 1;
             std::process::exit(0);
         }
+        Ok("killed") => {
+            workload();
+            // The parent kills this process: no exit handler runs, only the
+            // periodic flusher saves the events.
+            println!("ready");
+            loop {
+                std::thread::park();
+            }
+        }
         other => panic!("{SCENARIO_VAR} must name a scenario, got {other:?}"),
     }
 }
@@ -218,4 +227,60 @@ fn process_exit_still_completes_the_trace() {
     assert_eq!(acquires["counter"], ROUNDS + 1);
     // One acquisition in the still-running thread, one in the exiting thread.
     assert_eq!(acquires["at-exit"], 2, "{acquires:?}");
+}
+
+#[test]
+fn the_periodic_flusher_saves_events_of_a_killed_process() {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .args([
+            "child_entry",
+            "--exact",
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(SCENARIO_VAR, "killed")
+        .env("INSTRUMENTED_SYNC_TRACE", dir.path())
+        .env("INSTRUMENTED_SYNC_FLUSH_MS", "20")
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    let ready = stdout
+        .lines()
+        .map(Result::unwrap)
+        .any(|line| line.ends_with("ready"));
+    assert!(ready, "the child reports it is ready");
+    // Several flush periods.
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    child.kill().unwrap();
+    assert!(!child.wait().unwrap().success());
+    let files: Vec<PathBuf> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    let path = &files[0];
+    let records = decode(&path);
+    assert!(!records.contains(&Record::End), "no exit handler ran");
+    let counter_acquires = {
+        let objects: BTreeMap<_, _> = records
+            .iter()
+            .filter_map(|r| {
+                if let Record::Object(o) = r {
+                    Some((o.id, o.name.clone()))
+                } else {
+                    None
+                }
+            })
+            .collect();
+        records
+            .iter()
+            .filter_map(|r| if let Record::Events { events, .. } = r { Some(events) } else { None })
+            .flatten()
+            .filter(|e| matches!(e.op, Op::Acquire { lock, .. } if objects[&lock].as_deref() == Some("counter")))
+            .count()
+    };
+    assert_eq!(counter_acquires, ROUNDS + 1);
 }
