@@ -262,7 +262,7 @@ fn the_periodic_flusher_saves_events_of_a_killed_process() {
         .map(|e| e.unwrap().path())
         .collect();
     let path = &files[0];
-    let records = decode(&path);
+    let records = decode(path);
     assert!(!records.contains(&Record::End), "no exit handler ran");
     let counter_acquires = {
         let objects: BTreeMap<_, _> = records
