@@ -180,7 +180,7 @@ impl Condvar {
             },
             site,
         );
-        let seq = guard.meta.next_seq();
+        let seq = guard.meta.next_seq_held(Mode::Write);
         record_at(
             Op::Release {
                 lock,
@@ -214,7 +214,7 @@ impl Condvar {
             site,
         );
         let lock = guard.lock;
-        let seq = guard.meta.next_seq();
+        let seq = guard.meta.next_seq_held(Mode::Write);
         record_at(
             Op::Acquire {
                 lock,

@@ -117,7 +117,7 @@ impl<T: ?Sized> Mutex<T> {
                 return Err(TryLockError::WouldBlock);
             }
         };
-        let seq = self.meta.next_seq();
+        let seq = self.meta.next_seq_held(Mode::Write);
         record_at(
             Op::Acquire {
                 lock,
@@ -169,7 +169,7 @@ impl<T: ?Sized> Drop for MutexGuard<'_, T> {
     fn drop(&mut self) {
         // `None` means a condvar wait took the std guard and already recorded the release.
         if self.inner.is_some() {
-            let seq = self.meta.next_seq();
+            let seq = self.meta.next_seq_held(Mode::Write);
             record_at(
                 Op::Release {
                     lock: self.lock,

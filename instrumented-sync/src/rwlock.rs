@@ -115,7 +115,7 @@ macro_rules! acquire {
                 return Err(TryLockError::WouldBlock);
             }
         };
-        let seq = $self.meta.next_seq();
+        let seq = $self.meta.next_seq_held($mode);
         record_at(
             Op::Acquire {
                 lock,
@@ -204,7 +204,7 @@ macro_rules! guard_impls {
         impl<T: ?Sized> Drop for $guard<'_, T> {
             fn drop(&mut self) {
                 // Readers share the counter: fetch_add keeps their numbers distinct.
-                let seq = self.meta.next_seq();
+                let seq = self.meta.next_seq_held($mode);
                 record_at(
                     Op::Release {
                         lock: self.lock,

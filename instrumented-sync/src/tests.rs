@@ -682,3 +682,47 @@ fn a_thread_first_seen_in_a_thread_local_destructor_is_recorded() {
     // The destructor's thread and this one.
     assert_eq!(threads.len(), 2, "{threads:?}");
 }
+
+#[test]
+fn contended_seq_numbers_are_unique_and_critical_sections_contiguous() {
+    let m = Arc::new(Mutex::new(0u32));
+    let rw = Arc::new(RwLock::new(0u32));
+    let rounds = 300;
+    let workers: Vec<_> = (0..4)
+        .map(|i| {
+            let (m, rw) = (Arc::clone(&m), Arc::clone(&rw));
+            thread::spawn(move || {
+                for r in 0..rounds {
+                    *m.lock().unwrap() += 1;
+                    if (i + r) % 3 == 0 {
+                        *rw.write().unwrap() += 1;
+                    } else {
+                        let _ = *rw.read().unwrap();
+                    }
+                }
+                this_thread()
+            })
+        })
+        .collect();
+    let threads: Vec<ThreadId> = workers.into_iter().map(|w| w.join().unwrap()).collect();
+    let records = recorded();
+    let (mid, rwid) = (m.meta.id(), rw.meta.id());
+    let mut mutex_seqs = Vec::new();
+    let mut rw_seqs = Vec::new();
+    for t in threads {
+        let ops = ops_of(&records, t);
+        let s = seqs(&ops, mid);
+        // Mutual exclusion: nobody else's event falls inside a critical section.
+        assert!(s.chunks(2).all(|pair| pair[1] == pair[0] + 1), "{s:?}");
+        mutex_seqs.extend(s);
+        rw_seqs.extend(seqs(&ops, rwid));
+    }
+    for mut all in [mutex_seqs, rw_seqs] {
+        all.sort_unstable();
+        assert_eq!(
+            all,
+            (1..=all.len() as u64).collect::<Vec<_>>(),
+            "unique and gap-free"
+        );
+    }
+}

@@ -70,6 +70,20 @@ impl ObjectMeta {
         self.seq.fetch_add(1, Ordering::Relaxed) + 1
     }
 
+    /// The next sequence number of a lock held in `mode` by this thread. An
+    /// exclusive holder is alone with the counter, so a plain load and store
+    /// suffice (the lock orders them); shared holders need the atomic add.
+    #[inline]
+    pub(crate) fn next_seq_held(&self, mode: Mode) -> u64 {
+        if mode == Mode::Write {
+            let seq = self.seq.load(Ordering::Relaxed) + 1;
+            self.seq.store(seq, Ordering::Relaxed);
+            seq
+        } else {
+            self.next_seq()
+        }
+    }
+
     /// The current sequence number, without advancing it.
     pub(crate) fn current_seq(&self) -> u64 {
         self.seq.load(Ordering::Relaxed)
@@ -131,10 +145,10 @@ pub(crate) fn blocking_acquire<G>(
         Err(TryLockError::WouldBlock) => {
             record_at(request, site);
             let result = acquire();
-            record_at(acquired(meta.next_seq()), site);
+            record_at(acquired(meta.next_seq_held(mode)), site);
             return (lock, result);
         }
     };
-    record_all_at(&[request, acquired(meta.next_seq())], site);
+    record_all_at(&[request, acquired(meta.next_seq_held(mode))], site);
     (lock, result)
 }
