@@ -44,6 +44,16 @@ pub fn cycle_message(kind: FindingKind, steps: &[CycleStep], gates: &[String]) -
         FindingKind::GuardedCycle => format!("lock-order cycle guarded by {}", gates.join(", ")),
         other => other.as_str().to_owned(),
     };
+    // Beyond two steps the per-step sentences read as a wall; the chain says the same.
+    if steps.len() > 2 {
+        let locks: Vec<&str> = steps.iter().map(|s| s.holds.name.as_str()).collect();
+        return format!(
+            "{prefix}: {} threads wait in a circle over {}: {}",
+            steps.len(),
+            locks.join(", "),
+            circular_wait_chain(steps)
+        );
+    }
     let body: Vec<String> = steps
         .iter()
         .map(|s| {

@@ -11,9 +11,8 @@ use analyzer::analysis::{Analysis, analyze};
 use analyzer::finding::FindingKind;
 use analyzer::model::{Trace, Warning};
 use analyzer::report::baseline::Baseline;
-use analyzer::report::html::Drawings;
 use analyzer::report::svg::{self, SvgRenderer};
-use analyzer::report::{self, ReportOptions};
+use analyzer::report::{self, ReportOptions, bundle};
 use analyzer::trace::{LoadError, LoadOptions, collect_inputs, load_path};
 use anyhow::{Context, Result, bail};
 use clap::{Args, ValueEnum};
@@ -163,14 +162,15 @@ pub fn load_traces(
     if failures.is_empty() {
         return Ok((traces, Vec::new()));
     }
+    // A single unreadable input is the error itself; in a batch every failure is named first.
+    if failures.len() == 1 && files.len() == 1 {
+        return Err(anyhow::Error::new(failures.remove(0)));
+    }
     let level = if keep_going { "warning" } else { "error" };
     for failure in &failures {
         eprintln!("analyzer: {level}: {failure}");
     }
     if !keep_going || traces.is_empty() {
-        if failures.len() == 1 && files.len() == 1 {
-            return Err(anyhow::Error::new(failures.remove(0)));
-        }
         bail!(
             "{} of {} traces unreadable{}",
             failures.len(),
@@ -242,7 +242,8 @@ pub fn report(args: &ReportArgs) -> Result<ExitCode> {
         Some(root) => root.clone(),
         None => std::env::current_dir().context("the current directory")?,
     };
-    let files = render_files(&analysis, &report_options, renderer, &repo_root)?;
+    let files = bundle::render_files(&analysis, &report_options, renderer, &repo_root)
+        .context("rendering SVG")?;
     for (name, bytes) in &files {
         write_file(&args.out.join(name), bytes.as_bytes())?;
     }
@@ -262,86 +263,15 @@ pub fn report(args: &ReportArgs) -> Result<ExitCode> {
     }))
 }
 
-/// Every file of the report directory, by name, in a stable order.
-pub fn render_files(
-    analysis: &Analysis,
-    options: &ReportOptions,
-    renderer: SvgRenderer,
-    repo_root: &Path,
-) -> Result<BTreeMap<String, String>> {
-    let mut files = BTreeMap::new();
-    let graph_dot = report::dot::render(analysis);
-    let graph_svg = svg::render(&graph_dot, renderer).context("lock-order.svg")?;
-    let mut drawings = Drawings {
-        graph: graph_svg.text.clone(),
-        findings: BTreeMap::new(),
-    };
-    files.insert("lock-order.dot".to_owned(), graph_dot);
-    files.insert("lock-order.svg".to_owned(), graph_svg.text);
-    for finding in &analysis.findings {
-        let dot = report::dot::render_finding(finding);
-        let name = format!("finding-{}", file_safe(&finding.id));
-        let drawn = svg::render(&dot, renderer).with_context(|| format!("{name}.svg"))?;
-        drawings
-            .findings
-            .insert(finding.id.clone(), drawn.text.clone());
-        files.insert(format!("{name}.dot"), dot);
-        files.insert(format!("{name}.svg"), drawn.text);
-    }
-    files.insert(
-        "index.html".to_owned(),
-        report::html::render(analysis, options, &drawings),
-    );
-    files.insert(
-        "report.sarif".to_owned(),
-        report::sarif::render(analysis, options, repo_root),
-    );
-    files.insert(
-        "junit.xml".to_owned(),
-        report::junit::render(analysis, options),
-    );
-    files.insert(
-        "report.json".to_owned(),
-        report::json::render(analysis, options),
-    );
-    Ok(files)
-}
-
-/// Ids are hex fingerprints; anything else is made safe for a file name anyway.
-fn file_safe(id: &str) -> String {
-    id.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect()
-}
-
 /// Drops `finding-*.dot`/`.svg` left by an earlier run whose findings are gone.
 fn remove_stale_finding_files(dir: &Path, files: &BTreeMap<String, String>) -> Result<()> {
     let entries = fs::read_dir(dir).with_context(|| format!("{}: cannot list", dir.display()))?;
     for entry in entries.flatten() {
         let name = entry.file_name().to_string_lossy().into_owned();
-        let ours =
-            name.starts_with("finding-") && (name.ends_with(".dot") || name.ends_with(".svg"));
-        if ours && !files.contains_key(&name) {
+        if bundle::is_finding_file(&name) && !files.contains_key(&name) {
             fs::remove_file(entry.path())
                 .with_context(|| format!("{}: cannot remove stale file", entry.path().display()))?;
         }
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn file_names_from_ids_are_safe() {
-        assert_eq!(file_safe("00ff"), "00ff");
-        assert_eq!(file_safe("../x"), "___x");
-    }
 }

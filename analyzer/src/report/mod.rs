@@ -5,6 +5,8 @@
 //! function of its inputs, so two runs over the same traces print the same bytes.
 
 pub mod baseline;
+#[cfg(feature = "report-files")]
+pub mod bundle;
 pub mod dot;
 pub mod html;
 pub mod json;

@@ -3,7 +3,7 @@
 //! Ids are interned in a deterministic order: threads by `ThreadId`, objects
 //! in order of their `Object` records (then undescribed ones by id), sites in
 //! order of their `Site` records. Unnamed threads are called `T<id>`; unnamed
-//! objects `{Kind}@{file}:{line}` after their class site, with `#k` suffixes
+//! objects `{Kind}@{file name}:{line}` after their class site, with `#k` suffixes
 //! (in order of first appearance) when several share a class.
 
 use std::collections::{BTreeSet, HashMap};
@@ -39,7 +39,11 @@ pub(crate) fn generated_names(entries: &[Option<(ObjectKind, &Site)>]) -> Vec<Op
         .iter()
         .map(|e| {
             e.map(|(kind, site)| match &site.file {
-                Some(file) => format!("{kind:?}@{file}:{}", site.line),
+                // The file name alone keeps names short; the full path stays in the class site.
+                Some(file) => {
+                    let short = file.rsplit(['/', '\\']).next().unwrap_or(file);
+                    format!("{kind:?}@{short}:{}", site.line)
+                }
                 None if site.line == 0 => format!("{kind:?}@<unknown>"),
                 None => format!("{kind:?}@loc{}", site.line),
             })

@@ -11,8 +11,9 @@ use instrumented_sync::{Mutex, thread};
 const PHILOSOPHERS: usize = 5;
 
 fn dine(ordered: bool) {
+    const NAMES: [&str; PHILOSOPHERS] = ["fork-0", "fork-1", "fork-2", "fork-3", "fork-4"];
     // One construction site for all five forks: one lock class, five instances.
-    let forks: Vec<Mutex<u32>> = (0..PHILOSOPHERS).map(|_| Mutex::new(0)).collect();
+    let forks: Vec<Mutex<u32>> = NAMES.iter().map(|name| Mutex::new(0).named(name)).collect();
     thread::scope(|s| {
         for seat in 0..PHILOSOPHERS {
             let forks = &forks;
