@@ -15,7 +15,7 @@
 //!   the same trace (merging those would invent self-loops and hide real
 //!   nesting of two instances).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use petgraph::graph::{DiGraph, NodeIndex};
 
@@ -161,36 +161,66 @@ impl LockOrderGraph {
             }
         }
 
-        let mut edges: BTreeMap<(NodeIndex, NodeIndex), LockEdge> = BTreeMap::new();
+        // Witnesses are gathered as plain indices first: there is one per dependency
+        // instance (per acquisition event), and building their strings for each one
+        // dominated the analysis of large traces. Strings are made once per distinct witness.
+        type RawWitness = (usize, u32, SiteIdx, SiteIdx);
+        let mut edges: BTreeMap<(NodeIndex, NodeIndex), (BTreeSet<DepRef>, HashSet<RawWitness>)> =
+            BTreeMap::new();
         for (t, d) in deps.iter().enumerate().take(traces.len()) {
             let trace = &traces[t];
             for (di, dep) in d.deps.iter().enumerate() {
                 let to = node_of[&(t, dep.lock)];
-                let thread = thread_name(trace, dep.thread.0 as usize);
+                // The edges of this dependency, one per held lock other than `to`.
+                let mut targets = Vec::with_capacity(dep.held.len());
                 for (pos, &(h, _)) in dep.held.iter().enumerate() {
                     let from = node_of[&(t, h)];
                     if from == to {
                         // Re-acquiring a held lock is a nesting finding, not an ordering.
                         continue;
                     }
-                    let edge = edges.entry((from, to)).or_default();
-                    edge.deps.insert(DepRef { trace: t, dep: di });
-                    for inst in &dep.instances {
+                    let (edge_deps, _) = edges.entry((from, to)).or_default();
+                    edge_deps.insert(DepRef { trace: t, dep: di });
+                    targets.push((pos, (from, to)));
+                }
+                if targets.is_empty() {
+                    continue;
+                }
+                // Instances outermost: each acquisition's site is looked up once (the
+                // events array is large, so these lookups are cache misses).
+                let mut raws: Vec<HashSet<RawWitness>> = vec![HashSet::new(); targets.len()];
+                for inst in &dep.instances {
+                    let acquired_at = event_site(trace, inst.acquire);
+                    for (raw, &(pos, _)) in raws.iter_mut().zip(&targets) {
                         let held_at = inst
                             .held_acquires
                             .get(pos)
                             .map_or(SiteIdx::UNKNOWN, |&e| event_site(trace, e));
-                        edge.witnesses.insert(EdgeWitness {
-                            thread: thread.clone(),
-                            held_at: site_ref(trace, held_at),
-                            acquired_at: site_ref(trace, event_site(trace, inst.acquire)),
-                            trace: trace.source.clone(),
-                        });
+                        raw.insert((t, dep.thread.0, held_at, acquired_at));
                     }
+                }
+                for (raw, (_, key)) in raws.into_iter().zip(targets) {
+                    edges.entry(key).or_default().1.extend(raw);
                 }
             }
         }
-        for ((from, to), edge) in edges {
+        for ((from, to), (edge_deps, raw)) in edges {
+            let witnesses = raw
+                .into_iter()
+                .map(|(t, thread, held_at, acquired_at)| {
+                    let trace = &traces[t];
+                    EdgeWitness {
+                        thread: thread_name(trace, thread as usize),
+                        held_at: site_ref(trace, held_at),
+                        acquired_at: site_ref(trace, acquired_at),
+                        trace: trace.source.clone(),
+                    }
+                })
+                .collect();
+            let edge = LockEdge {
+                witnesses,
+                deps: edge_deps,
+            };
             graph.add_edge(from, to, edge);
         }
         LockOrderGraph { graph, node_of }

@@ -4,9 +4,13 @@
 //! Every input format (native, JSON Lines, RAPID STD, RapidBin) is loaded into
 //! this one model by [`crate::trace`]; the analyses never see a file format.
 
+pub mod fast_hash;
+
 use std::fmt;
 
 use serde::Serialize;
+
+use fast_hash::FastHashMap;
 
 pub use sync_trace::{Attempt, MemoryOrder, Mode, ObjectKind};
 
@@ -331,16 +335,18 @@ impl Trace {
 #[derive(Debug, Default)]
 pub struct TraceBuilder {
     trace: Trace,
-    thread_ids: std::collections::HashMap<String, ThreadIdx>,
-    object_ids: std::collections::HashMap<(String, bool), ObjIdx>,
-    site_ids: std::collections::HashMap<Site, SiteIdx>,
+    thread_ids: FastHashMap<String, ThreadIdx>,
+    /// Locks (and other non-variables) at 0, variables at 1: separate maps so that a
+    /// lookup borrows the name instead of allocating a `(String, bool)` key.
+    object_ids: [FastHashMap<String, ObjIdx>; 2],
+    site_ids: FastHashMap<Site, SiteIdx>,
 }
 
 impl TraceBuilder {
     /// Starts a trace read from `source`.
     pub fn new(source: impl Into<String>) -> TraceBuilder {
         let trace = Trace::new(source);
-        let mut site_ids = std::collections::HashMap::new();
+        let mut site_ids = FastHashMap::default();
         site_ids.insert(Site::unknown(), SiteIdx::UNKNOWN);
         TraceBuilder {
             trace,
@@ -366,7 +372,7 @@ impl TraceBuilder {
     /// variables live in separate namespaces, as in RAPID traces.
     pub fn object(&mut self, name: &str, kind: ObjectKind) -> ObjIdx {
         let is_var = kind == ObjectKind::Variable;
-        if let Some(&o) = self.object_ids.get(&(name.to_owned(), is_var)) {
+        if let Some(&o) = self.object_ids[usize::from(is_var)].get(name) {
             return o;
         }
         let o = ObjIdx(self.trace.objects.len() as u32);
@@ -376,7 +382,7 @@ impl TraceBuilder {
             class: SiteIdx::UNKNOWN,
             user_named: false,
         });
-        self.object_ids.insert((name.to_owned(), is_var), o);
+        self.object_ids[usize::from(is_var)].insert(name.to_owned(), o);
         o
     }
 

@@ -24,6 +24,7 @@ use std::path::{Path, PathBuf};
 
 use super::LoadError;
 use super::wellformed::{self, Checker};
+use crate::model::fast_hash::FastHashMap;
 use crate::model::{
     Attempt, Event, Mode, ObjIdx, ObjectKind, Op, Position, Site, SiteIdx, ThreadIdx, Trace,
     TraceBuilder,
@@ -69,15 +70,17 @@ struct PendingWake {
 /// Builds a model from RAPID events in trace order.
 pub(crate) struct ForeignLoader {
     builder: TraceBuilder,
-    locks: HashMap<String, ObjIdx>,
-    vars: HashMap<String, ObjIdx>,
-    sites: HashMap<u32, SiteIdx>,
+    locks: FastHashMap<String, ObjIdx>,
+    vars: FastHashMap<String, ObjIdx>,
+    sites: FastHashMap<u32, SiteIdx>,
     checker: Checker,
     waking: HashMap<ThreadIdx, PendingWake>,
     restoring: HashMap<ThreadIdx, PendingWake>,
     notifies: HashMap<ObjIdx, u64>,
     strict: bool,
     file: PathBuf,
+    /// The thread of the previous event, by name.
+    last_thread: Option<(String, ThreadIdx)>,
 }
 
 const ACQUIRE_MODE: Mode = Mode::Write;
@@ -87,21 +90,37 @@ impl ForeignLoader {
     pub fn new(source: &str, file: &Path, strict: bool) -> ForeignLoader {
         ForeignLoader {
             builder: TraceBuilder::new(source),
-            locks: HashMap::new(),
-            vars: HashMap::new(),
-            sites: HashMap::new(),
+            locks: FastHashMap::default(),
+            vars: FastHashMap::default(),
+            sites: FastHashMap::default(),
             checker: Checker::default(),
             waking: HashMap::new(),
             restoring: HashMap::new(),
             notifies: HashMap::new(),
             strict,
             file: file.to_owned(),
+            last_thread: None,
         }
     }
 
     /// The thread named `name` (no allocation once known).
     pub fn thread(&mut self, name: &str) -> ThreadIdx {
-        self.builder.thread(name)
+        // Consecutive events mostly come from one thread: compare before hashing.
+        if let Some((last, t)) = &self.last_thread
+            && last == name
+        {
+            return *t;
+        }
+        let t = self.builder.thread(name);
+        match &mut self.last_thread {
+            Some((last, idx)) => {
+                last.clear();
+                last.push_str(name);
+                *idx = t;
+            }
+            None => self.last_thread = Some((name.to_owned(), t)),
+        }
+        t
     }
 
     /// The Java monitor named `name`.

@@ -18,7 +18,9 @@
 //! are re-examined only when that key changes, so the merge is linear apart
 //! from sorting the sequence numbers.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
+
+use crate::model::fast_hash::FastHashMap;
 
 use sync_trace::{Event, ObjectId, Op, ThreadId};
 
@@ -100,16 +102,16 @@ pub(crate) struct Merged {
 
 struct Merger<'a> {
     threads: &'a [ThreadEvents],
-    position_of: HashMap<ThreadId, usize>,
+    position_of: FastHashMap<ThreadId, usize>,
     next: Vec<usize>,
     run: Vec<usize>,
-    locks: HashMap<ObjectId, SeqOrder>,
-    notifies: HashMap<ObjectId, SeqOrder>,
-    barriers: HashMap<(ObjectId, u64), (usize, usize)>,
-    sends: HashMap<(ObjectId, u64), usize>,
+    locks: FastHashMap<ObjectId, SeqOrder>,
+    notifies: FastHashMap<ObjectId, SeqOrder>,
+    barriers: FastHashMap<(ObjectId, u64), (usize, usize)>,
+    sends: FastHashMap<(ObjectId, u64), usize>,
     forks_total: Vec<usize>,
     forks_done: Vec<usize>,
-    waiting: HashMap<Key, Vec<usize>>,
+    waiting: FastHashMap<Key, Vec<usize>>,
     ready: BTreeSet<(u64, usize)>,
 }
 
@@ -269,13 +271,13 @@ pub(crate) fn linearize(threads: &[ThreadEvents]) -> Merged {
         position_of: threads.iter().enumerate().map(|(i, t)| (t.id, i)).collect(),
         next: vec![0; n],
         run: vec![0; n],
-        locks: HashMap::new(),
-        notifies: HashMap::new(),
-        barriers: HashMap::new(),
-        sends: HashMap::new(),
+        locks: FastHashMap::default(),
+        notifies: FastHashMap::default(),
+        barriers: FastHashMap::default(),
+        sends: FastHashMap::default(),
         forks_total: vec![0; n],
         forks_done: vec![0; n],
-        waiting: HashMap::new(),
+        waiting: FastHashMap::default(),
         ready: BTreeSet::new(),
     };
     let mut total = 0;

@@ -13,6 +13,7 @@ use sync_trace::{ObjectId, ObjectInfo, Record, SiteId, ThreadId};
 
 use super::linearize::{ThreadEvents, linearize};
 use super::{LoadError, LoadOptions, wellformed};
+use crate::model::fast_hash::FastHashMap;
 use crate::model::{
     Event, ObjIdx, Object, ObjectKind, ObservedReport, Op, Position, Site, SiteIdx, Thread,
     ThreadIdx, Trace, Warning,
@@ -24,7 +25,7 @@ pub(crate) struct RecordLoader {
     sites: Vec<(SiteId, Site)>,
     thread_names: HashMap<ThreadId, Option<String>>,
     objects: Vec<ObjectInfo>,
-    object_seen: HashMap<ObjectId, usize>,
+    object_seen: FastHashMap<ObjectId, usize>,
     threads: HashMap<ThreadId, ThreadEvents>,
     batches: u64,
     observed: Vec<ObservedReport>,
@@ -122,7 +123,7 @@ impl RecordLoader {
             sites: Vec::new(),
             thread_names: HashMap::new(),
             objects: Vec::new(),
-            object_seen: HashMap::new(),
+            object_seen: FastHashMap::default(),
             threads: HashMap::new(),
             batches: 0,
             observed: Vec::new(),
@@ -199,7 +200,7 @@ impl RecordLoader {
         let mut trace = Trace::new(self.source.clone());
 
         // Sites, in record order; site id 0 is always the unknown site.
-        let mut site_of: HashMap<SiteId, SiteIdx> = HashMap::new();
+        let mut site_of: FastHashMap<SiteId, SiteIdx> = FastHashMap::default();
         let mut interned: HashMap<Site, SiteIdx> = HashMap::new();
         interned.insert(Site::unknown(), SiteIdx::UNKNOWN);
         for (id, site) in std::mem::take(&mut self.sites) {
@@ -223,7 +224,7 @@ impl RecordLoader {
                 }
             }
         }
-        let thread_of: HashMap<ThreadId, ThreadIdx> = ids
+        let thread_of: FastHashMap<ThreadId, ThreadIdx> = ids
             .iter()
             .enumerate()
             .map(|(i, &t)| (t, ThreadIdx(i as u32)))
@@ -280,7 +281,7 @@ impl RecordLoader {
                 SiteIdx::UNKNOWN
             })
         };
-        let mut object_of: HashMap<ObjectId, ObjIdx> = HashMap::new();
+        let mut object_of: FastHashMap<ObjectId, ObjIdx> = FastHashMap::default();
         let mut entries = Vec::new();
         for info in &self.objects {
             object_of.insert(info.id, ObjIdx(trace.objects.len() as u32));

@@ -9,7 +9,7 @@ use std::path::Path;
 
 use super::foreign::{ForeignLoader, ForeignOp};
 use super::{LoadError, LoadOptions};
-use crate::model::{Position, Trace};
+use crate::model::{Position, ThreadIdx, Trace};
 
 /// Longest accepted line, in bytes.
 pub(crate) const MAX_LINE_LEN: usize = 64 * 1024;
@@ -49,21 +49,21 @@ pub(crate) enum StdOp {
 }
 
 impl StdOp {
-    fn from_name(name: &str) -> Option<StdOp> {
+    fn from_name(name: &[u8]) -> Option<StdOp> {
         Some(match name {
-            "acq" => StdOp::Acq,
-            "rel" => StdOp::Rel,
-            "req" => StdOp::Req,
-            "r" => StdOp::Read,
-            "w" => StdOp::Write,
-            "fork" => StdOp::Fork,
-            "join" => StdOp::Join,
-            "begin" => StdOp::Begin,
-            "end" => StdOp::End,
-            "branch" => StdOp::Branch,
-            "wait" => StdOp::Wait,
-            "notify" => StdOp::Notify,
-            "notifyAll" => StdOp::NotifyAll,
+            b"acq" => StdOp::Acq,
+            b"rel" => StdOp::Rel,
+            b"req" => StdOp::Req,
+            b"r" => StdOp::Read,
+            b"w" => StdOp::Write,
+            b"fork" => StdOp::Fork,
+            b"join" => StdOp::Join,
+            b"begin" => StdOp::Begin,
+            b"end" => StdOp::End,
+            b"branch" => StdOp::Branch,
+            b"wait" => StdOp::Wait,
+            b"notify" => StdOp::Notify,
+            b"notifyAll" => StdOp::NotifyAll,
             _ => return None,
         })
     }
@@ -87,27 +87,34 @@ pub(crate) struct StdLine<'a> {
     pub loc: u32,
 }
 
-fn is_name(s: &str) -> bool {
-    !s.is_empty()
-        && !s
-            .bytes()
-            .any(|b| b.is_ascii_whitespace() || matches!(b, b'|' | b'(' | b')'))
+/// `s` as a name: non-empty UTF-8 without whitespace, `|`, `(` or `)`.
+fn name(s: &[u8]) -> Option<&str> {
+    if s.is_empty()
+        || s.iter()
+            .any(|&b| b.is_ascii_whitespace() || matches!(b, b'|' | b'(' | b')'))
+    {
+        return None;
+    }
+    std::str::from_utf8(s).ok()
 }
 
 /// Parses `THREAD|OP(OPERAND)|LOCATION` or `THREAD|OP|LOCATION`.
 pub(crate) fn parse_line(line: &str) -> Option<StdLine<'_>> {
-    let mut fields = line.split('|');
-    let (thread, op_field, loc) = (fields.next()?, fields.next()?, fields.next()?);
-    if fields.next().is_some() || !is_name(thread) {
-        return None;
-    }
-    let (op_name, operand) = match op_field.split_once('(') {
-        Some((name, rest)) => {
-            let operand = rest.strip_suffix(')')?;
-            if !is_name(operand) {
-                return None;
-            }
-            (name, Some(operand))
+    parse_line_bytes(line.as_bytes())
+}
+
+/// [`parse_line`] over bytes: the loader parses straight out of its read buffer, and
+/// only the names are checked as UTF-8 (the rest must be ASCII anyway).
+pub(crate) fn parse_line_bytes(line: &[u8]) -> Option<StdLine<'_>> {
+    let bar1 = line.iter().position(|&b| b == b'|')?;
+    let rest = &line[bar1 + 1..];
+    let bar2 = rest.iter().position(|&b| b == b'|')?;
+    let (thread, op_field, loc) = (&line[..bar1], &rest[..bar2], &rest[bar2 + 1..]);
+    let thread = name(thread)?;
+    let (op_name, operand) = match op_field.iter().position(|&b| b == b'(') {
+        Some(open) => {
+            let operand = op_field[open + 1..].strip_suffix(b")")?;
+            (&op_field[..open], Some(name(operand)?))
         }
         None => (op_field, None),
     };
@@ -115,10 +122,18 @@ pub(crate) fn parse_line(line: &str) -> Option<StdLine<'_>> {
     if operand.is_none() && !op.operand_optional() {
         return None;
     }
-    if loc.is_empty() || !loc.bytes().all(|b| b.is_ascii_digit()) {
+    // Digits only (this also rejects a fourth `|` field), fitting a u32.
+    if loc.is_empty() {
         return None;
     }
-    let loc = loc.parse().ok()?;
+    let mut value: u32 = 0;
+    for &d in loc {
+        if !d.is_ascii_digit() {
+            return None;
+        }
+        value = value.checked_mul(10)?.checked_add(u32::from(d - b'0'))?;
+    }
+    let loc = value;
     Some(StdLine {
         thread,
         op,
@@ -169,6 +184,47 @@ fn echo(line: &[u8]) -> String {
     out
 }
 
+/// The thread and the model-level operation of a parsed line, interning its names.
+fn resolve(
+    loader: &mut ForeignLoader,
+    line: &StdLine<'_>,
+    fork_name: &mut String,
+) -> (ThreadIdx, ForeignOp) {
+    let thread = loader.thread(line.thread);
+    // Operands of required-operand ops are present (checked by parse_line).
+    let operand = line.operand.unwrap_or("");
+    let op = match line.op {
+        StdOp::Acq => ForeignOp::Acquire(loader.lock(operand)),
+        StdOp::Rel => ForeignOp::Release(loader.lock(operand)),
+        StdOp::Req => ForeignOp::Request(loader.lock(operand)),
+        StdOp::Read => ForeignOp::Read(loader.var(operand)),
+        StdOp::Write => ForeignOp::Write(loader.var(operand)),
+        StdOp::Fork | StdOp::Join => {
+            // A bare number `9` names thread `T9`.
+            let child = if operand.bytes().all(|b| b.is_ascii_digit()) {
+                fork_name.clear();
+                fork_name.push('T');
+                fork_name.push_str(operand);
+                loader.thread(fork_name)
+            } else {
+                loader.thread(operand)
+            };
+            if line.op == StdOp::Fork {
+                ForeignOp::Fork(child)
+            } else {
+                ForeignOp::Join(child)
+            }
+        }
+        StdOp::Begin => ForeignOp::Begin,
+        StdOp::End => ForeignOp::End,
+        StdOp::Branch => ForeignOp::Branch,
+        StdOp::Wait => ForeignOp::Wait(loader.lock(operand)),
+        StdOp::Notify => ForeignOp::Notify(loader.lock(operand), false),
+        StdOp::NotifyAll => ForeignOp::Notify(loader.lock(operand), true),
+    };
+    (thread, op)
+}
+
 /// Loads an STD trace from `input`.
 pub(crate) fn load(
     mut input: impl BufRead,
@@ -183,6 +239,35 @@ pub(crate) fn load(
     loop {
         line_no += 1;
         let position = Position::Line(line_no);
+        // Fast path: a complete, well-formed line inside the read buffer is parsed in place.
+        let available = match input.fill_buf() {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {
+                line_no -= 1;
+                continue;
+            }
+            Err(e) => {
+                return Err(LoadError::new(
+                    file,
+                    Some(position),
+                    format!("read error: {e}"),
+                ));
+            }
+        };
+        if let Some(end) = available.iter().position(|&b| b == b'\n')
+            && end <= MAX_LINE_LEN
+            && let Some(line) = parse_line_bytes(
+                available[..end]
+                    .strip_suffix(b"\r")
+                    .unwrap_or(&available[..end]),
+            )
+        {
+            let (thread, op) = resolve(&mut loader, &line, &mut fork_name);
+            let site = loader.site(line.loc);
+            input.consume(end + 1);
+            loader.event(thread, op, site, position)?;
+            continue;
+        }
         match read_line_capped(&mut input, &mut buf) {
             Ok(true) => {}
             Ok(false) => break,
@@ -207,8 +292,7 @@ pub(crate) fn load(
         if bytes.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
-        let parsed = std::str::from_utf8(bytes).ok().and_then(parse_line);
-        let Some(line) = parsed else {
+        let Some(line) = parse_line_bytes(bytes) else {
             return Err(LoadError::new(
                 file,
                 Some(position),
@@ -218,39 +302,8 @@ pub(crate) fn load(
                 ),
             ));
         };
-        let thread = loader.thread(line.thread);
+        let (thread, op) = resolve(&mut loader, &line, &mut fork_name);
         let site = loader.site(line.loc);
-        // Operands of required-operand ops are present (checked by parse_line).
-        let operand = line.operand.unwrap_or("");
-        let op = match line.op {
-            StdOp::Acq => ForeignOp::Acquire(loader.lock(operand)),
-            StdOp::Rel => ForeignOp::Release(loader.lock(operand)),
-            StdOp::Req => ForeignOp::Request(loader.lock(operand)),
-            StdOp::Read => ForeignOp::Read(loader.var(operand)),
-            StdOp::Write => ForeignOp::Write(loader.var(operand)),
-            StdOp::Fork | StdOp::Join => {
-                // A bare number `9` names thread `T9`.
-                let child = if operand.bytes().all(|b| b.is_ascii_digit()) {
-                    fork_name.clear();
-                    fork_name.push('T');
-                    fork_name.push_str(operand);
-                    loader.thread(&fork_name)
-                } else {
-                    loader.thread(operand)
-                };
-                if line.op == StdOp::Fork {
-                    ForeignOp::Fork(child)
-                } else {
-                    ForeignOp::Join(child)
-                }
-            }
-            StdOp::Begin => ForeignOp::Begin,
-            StdOp::End => ForeignOp::End,
-            StdOp::Branch => ForeignOp::Branch,
-            StdOp::Wait => ForeignOp::Wait(loader.lock(operand)),
-            StdOp::Notify => ForeignOp::Notify(loader.lock(operand), false),
-            StdOp::NotifyAll => ForeignOp::Notify(loader.lock(operand), true),
-        };
         loader.event(thread, op, site, position)?;
     }
     loader.finish()

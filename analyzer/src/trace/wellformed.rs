@@ -6,10 +6,10 @@
 //! operands that do not match the threads that run, so their ordering is
 //! simply unknown rather than wrong.
 
-use std::collections::HashMap;
 use std::path::Path;
 
 use super::LoadError;
+use crate::model::fast_hash::FastHashMap;
 use crate::model::{Event, Mode, ObjIdx, ObjectKind, Op, Position, ThreadIdx, Trace};
 
 /// Something ill-formed at one event.
@@ -32,7 +32,7 @@ struct Hold {
 #[derive(Debug, Default)]
 pub(crate) struct Checker {
     /// Current holders per lock.
-    holds: HashMap<ObjIdx, Vec<Hold>>,
+    holds: FastHashMap<ObjIdx, Vec<Hold>>,
     /// Threads that have had an event so far.
     started: Vec<bool>,
     /// Every fork seen, to report children that never run.
