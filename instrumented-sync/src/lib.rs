@@ -25,10 +25,12 @@
 //! Every event is also emitted as a `tracing` event at TRACE level with target
 //! `instrumented_sync`.
 
+pub mod atomic;
 mod barrier;
 mod check;
 mod condvar;
 mod mutex;
+mod race_cell;
 mod recorder;
 mod rwlock;
 pub mod thread;
@@ -40,6 +42,7 @@ pub use barrier::{Barrier, BarrierWaitResult};
 pub use check::{DEADLOCK_KINDS, assert_no_deadlock_risk, findings};
 pub use condvar::Condvar;
 pub use mutex::{Mutex, MutexGuard};
+pub use race_cell::RaceCell;
 pub use recorder::{
     DEFAULT_MEMORY_CAP, FileSink, MemorySink, Sink, dropped_events, flush, recorded, set_sink,
     trace_path,
