@@ -31,14 +31,21 @@ impl ThreadBuffer {
         }
     }
 
+    #[inline(always)]
     fn push(&self, new: impl IntoIterator<Item = Event>) {
         let mut events = self.events.lock().unwrap_or_else(PoisonError::into_inner);
         events.extend(new);
         if events.len() >= BUFFER_CAPACITY {
-            // Written from the buffer and cleared: the buffer's memory is reused (and stays cached).
-            output::write_events(self.thread, &events);
-            events.clear();
+            self.write_out(&mut events);
         }
+    }
+
+    /// Writes a full buffer out and clears it: its memory is reused (and stays cached).
+    #[cold]
+    #[inline(never)]
+    fn write_out(&self, events: &mut Vec<Event>) {
+        output::write_events(self.thread, events);
+        events.clear();
     }
 }
 
@@ -101,13 +108,13 @@ impl Local {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn push(&self, op: Op, site: SiteId) {
         tracing::trace!(target: "instrumented_sync", thread = self.buffer.thread.0, site = site.0, op = ?op);
         self.buffer.push([Event { op, site }]);
     }
 
-    #[inline]
+    #[inline(always)]
     fn push_all(&self, ops: &[Op], site: SiteId) {
         for op in ops {
             tracing::trace!(target: "instrumented_sync", thread = self.buffer.thread.0, site = site.0, op = ?op);
@@ -167,7 +174,7 @@ pub(crate) fn record(op: Op, loc: &'static Location<'static>) {
 }
 
 /// Records `op` at an already interned site (a guard's acquisition site).
-#[inline]
+#[inline(always)]
 pub(crate) fn record_at(op: Op, site: SiteId) {
     if BUSY.replace(true) {
         return;
@@ -179,7 +186,7 @@ pub(crate) fn record_at(op: Op, site: SiteId) {
 }
 
 /// Records consecutive `ops` at one site with a single buffer access.
-#[inline]
+#[inline(always)]
 pub(crate) fn record_all_at(ops: &[Op], site: SiteId) {
     if BUSY.replace(true) {
         return;
