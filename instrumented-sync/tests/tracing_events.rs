@@ -54,3 +54,57 @@ fn lock_events_reach_tracing_without_recursion() {
     assert!(seen == 30 || seen == 31, "{seen} tracing events");
     assert_eq!(subscriber.log.lock().unwrap().len(), seen);
 }
+
+/// Panics on every `instrumented_sync` event.
+struct PanickingSubscriber;
+
+impl Subscriber for PanickingSubscriber {
+    fn enabled(&self, _: &Metadata<'_>) -> bool {
+        true
+    }
+    fn new_span(&self, _: &Attributes<'_>) -> Id {
+        Id::from_u64(1)
+    }
+    fn record(&self, _: &Id, _: &Record<'_>) {}
+    fn record_follows_from(&self, _: &Id, _: &Id) {}
+    fn event(&self, event: &Event<'_>) {
+        if event.metadata().target() == "instrumented_sync" {
+            panic!("subscriber failure");
+        }
+    }
+    fn enter(&self, _: &Id) {}
+    fn exit(&self, _: &Id) {}
+}
+
+#[test]
+fn recording_survives_a_panicking_subscriber() {
+    let m = Mutex::new(0).named("after-panic");
+    drop(m.lock());
+    let result = tracing::subscriber::with_default(PanickingSubscriber, || {
+        std::panic::catch_unwind(|| drop(m.lock()))
+    });
+    assert!(result.is_err(), "the subscriber's panic reaches the caller");
+    drop(m.lock());
+    let records = instrumented_sync::recorded();
+    let id = records
+        .iter()
+        .find_map(|r| match r {
+            sync_trace::Record::Object(o) if o.name.as_deref() == Some("after-panic") => Some(o.id),
+            _ => None,
+        })
+        .unwrap();
+    let acquires = records
+        .iter()
+        .filter_map(|r| match r {
+            sync_trace::Record::Events { events, .. } => Some(events),
+            _ => None,
+        })
+        .flatten()
+        .filter(|e| matches!(e.op, sync_trace::Op::Acquire { lock, .. } if lock == id))
+        .count();
+    // Before the panic, and after it; the panicking call's own event may or may not be kept.
+    assert!(
+        acquires >= 2,
+        "recording continues after the panic: {acquires}"
+    );
+}

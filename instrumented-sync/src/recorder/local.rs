@@ -156,6 +156,16 @@ thread_local! {
     static IN_OUTPUT: Cell<bool> = const { Cell::new(false) };
 }
 
+/// Ends the recorder's busy state, also when a sink or `tracing` subscriber
+/// panics, so the thread goes on recording afterwards.
+struct BusyGuard;
+
+impl Drop for BusyGuard {
+    fn drop(&mut self) {
+        BUSY.set(false);
+    }
+}
+
 /// Records `op` at `loc` for the current thread.
 #[inline]
 pub(crate) fn record(op: Op, loc: &'static Location<'static>) {
@@ -164,13 +174,13 @@ pub(crate) fn record(op: Op, loc: &'static Location<'static>) {
     if BUSY.replace(true) {
         return;
     }
+    let _busy = BusyGuard;
     if LOCAL
         .try_with(|local| local.push(op, local.site(loc)))
         .is_err()
     {
         record_without_buffer(op, output::intern_site(loc));
     }
-    BUSY.set(false);
 }
 
 /// Records `op` at an already interned site (a guard's acquisition site).
@@ -179,10 +189,10 @@ pub(crate) fn record_at(op: Op, site: SiteId) {
     if BUSY.replace(true) {
         return;
     }
+    let _busy = BusyGuard;
     if LOCAL.try_with(|local| local.push(op, site)).is_err() {
         record_without_buffer(op, site);
     }
-    BUSY.set(false);
 }
 
 /// Records consecutive `ops` at one site with a single buffer access.
@@ -191,12 +201,12 @@ pub(crate) fn record_all_at(ops: &[Op], site: SiteId) {
     if BUSY.replace(true) {
         return;
     }
+    let _busy = BusyGuard;
     if LOCAL.try_with(|local| local.push_all(ops, site)).is_err() {
         for &op in ops {
             record_without_buffer(op, site);
         }
     }
-    BUSY.set(false);
 }
 
 /// The id of `loc`, from the thread's cache.
@@ -205,11 +215,10 @@ pub(crate) fn site(loc: &'static Location<'static>) -> SiteId {
     if BUSY.replace(true) {
         return SiteId::UNKNOWN;
     }
-    let id = LOCAL
+    let _busy = BusyGuard;
+    LOCAL
         .try_with(|local| local.site(loc))
-        .unwrap_or_else(|_| output::intern_site(loc));
-    BUSY.set(false);
-    id
+        .unwrap_or_else(|_| output::intern_site(loc))
 }
 
 /// The thread's buffer is gone (its destructor already ran): write the event
