@@ -48,7 +48,7 @@ pub fn findings() -> Analysis {
             position: None,
             message: format!(
                 "{dropped} events were dropped because the in-memory trace reached its cap of {} events; findings are incomplete",
-                crate::DEFAULT_MEMORY_CAP
+                crate::recorder::memory_cap()
             ),
         });
     }

@@ -24,6 +24,12 @@
 //!
 //! Every event is also emitted as a `tracing` event at TRACE level with target
 //! `instrumented_sync`.
+//!
+//! Environment: `INSTRUMENTED_SYNC_TRACE=<dir>` writes a trace file;
+//! `INSTRUMENTED_SYNC_FLUSH_MS` (default 100, 0 = off) is the period at which
+//! a background thread flushes every thread's buffer to that file;
+//! `INSTRUMENTED_SYNC_MEMORY_CAP` (default 8Mi) caps the events kept in memory
+//! for [`findings`] (about 32 bytes each; later events are counted as dropped).
 
 pub mod atomic;
 mod barrier;

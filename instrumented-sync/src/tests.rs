@@ -726,3 +726,13 @@ fn contended_seq_numbers_are_unique_and_critical_sections_contiguous() {
         );
     }
 }
+
+#[test]
+fn events_take_about_32_bytes_in_memory() {
+    // The memory-cap documentation (lib.rs) relies on this size.
+    assert!(
+        std::mem::size_of::<sync_trace::Event>() <= 32,
+        "{}",
+        std::mem::size_of::<sync_trace::Event>()
+    );
+}

@@ -16,6 +16,15 @@ const ROUNDS: usize = 1000;
 
 /// Runs the ignored test `entry` of this binary in a child process writing into a fresh directory.
 fn run_child(entry: &str, scenario: &str) -> (tempfile::TempDir, PathBuf) {
+    run_child_with(entry, scenario, &[])
+}
+
+/// Like [`run_child`], with extra environment variables.
+fn run_child_with(
+    entry: &str,
+    scenario: &str,
+    env: &[(&str, &str)],
+) -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let status = Command::new(std::env::current_exe().unwrap())
         .args([
@@ -27,6 +36,7 @@ fn run_child(entry: &str, scenario: &str) -> (tempfile::TempDir, PathBuf) {
         ])
         .env(SCENARIO_VAR, scenario)
         .env("INSTRUMENTED_SYNC_TRACE", dir.path())
+        .envs(env.iter().copied())
         .status()
         .unwrap();
     assert!(
@@ -115,6 +125,20 @@ fn child_entry() {
             receive.recv().unwrap();
             *m.lock().unwrap() += 1;
             std::process::exit(0);
+        }
+        Ok("capped") => {
+            workload();
+            assert!(instrumented_sync::dropped_events() > 0);
+            let analysis = instrumented_sync::findings();
+            assert!(
+                analysis
+                    .warnings
+                    .iter()
+                    .any(|w| w.message.contains("dropped")
+                        && w.message.contains("cap of 100 events")),
+                "{:?}",
+                analysis.warnings
+            );
         }
         Ok("killed") => {
             workload();
@@ -283,4 +307,19 @@ fn the_periodic_flusher_saves_events_of_a_killed_process() {
             .count()
     };
     assert_eq!(counter_acquires, ROUNDS + 1);
+}
+
+#[test]
+fn the_memory_cap_drops_events_but_not_the_file() {
+    let (_dir, path) = run_child_with(
+        "child_entry",
+        "capped",
+        &[("INSTRUMENTED_SYNC_MEMORY_CAP", "100")],
+    );
+    let acquires = check_complete_trace(&decode(&path));
+    assert_eq!(
+        acquires["counter"],
+        ROUNDS + 1,
+        "the file keeps every event"
+    );
 }

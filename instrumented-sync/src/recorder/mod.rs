@@ -27,6 +27,7 @@ pub(crate) use local::BUFFER_CAPACITY;
 pub(crate) use local::{
     enter_spawned_thread, leave_spawned_thread, record, record_all_at, record_at, site, this_thread,
 };
+pub(crate) use output::memory_cap;
 pub use output::{dropped_events, flush, recorded, set_sink, trace_path};
 
 /// The recorder's bookkeeping inside every instrumented object: its lazily

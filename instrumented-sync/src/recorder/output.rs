@@ -14,12 +14,14 @@ use sync_trace::{
 
 use super::ObjectMeta;
 use super::local::{OutputSection, ThreadBuffer};
-use super::sink::{FileSink, MemorySink, Sink};
+use super::sink::{DEFAULT_MEMORY_CAP, FileSink, MemorySink, Sink};
 
 /// Environment variable: a directory to write `<program>-<pid>.istrace` into.
 pub(crate) const TRACE_DIR_VAR: &str = "INSTRUMENTED_SYNC_TRACE";
 /// Environment variable: the period of the background flusher in milliseconds (0 turns it off).
 pub(crate) const FLUSH_MS_VAR: &str = "INSTRUMENTED_SYNC_FLUSH_MS";
+/// Environment variable: how many events the in-memory copy keeps (default [`DEFAULT_MEMORY_CAP`]).
+pub(crate) const MEMORY_CAP_VAR: &str = "INSTRUMENTED_SYNC_MEMORY_CAP";
 
 /// Everything written so far goes through here, under one lock, so that
 /// descriptions and batches reach the sinks in a consistent order.
@@ -68,7 +70,8 @@ fn state() -> &'static State {
                 Err(e) => eprintln!("instrumented-sync: {TRACE_DIR_VAR}: cannot create the trace file: {e}; recording in memory only"),
             }
         }
-        let memory = MemorySink::new();
+        let cap = std::env::var(MEMORY_CAP_VAR).ok().and_then(|v| v.trim().parse::<u64>().ok());
+        let memory = MemorySink::with_cap(cap.unwrap_or(DEFAULT_MEMORY_CAP));
         memory.write(std::slice::from_ref(&process));
         let persistent = external.as_ref().is_some_and(|s| s.is_persistent());
         register_exit_hook();
@@ -328,13 +331,18 @@ pub fn recorded() -> Vec<Record> {
 }
 
 /// How many events the in-memory copy dropped because it reached its cap
-/// ([`crate::DEFAULT_MEMORY_CAP`] events).
+/// ([`crate::DEFAULT_MEMORY_CAP`] events, or `INSTRUMENTED_SYNC_MEMORY_CAP`).
 ///
 /// ```
 /// assert_eq!(instrumented_sync::dropped_events(), 0);
 /// ```
 pub fn dropped_events() -> u64 {
     state().memory.dropped_events()
+}
+
+/// The cap of the in-memory copy, in events.
+pub(crate) fn memory_cap() -> u64 {
+    state().memory.cap()
 }
 
 /// The trace file chosen by `INSTRUMENTED_SYNC_TRACE`, if one is being written.

@@ -104,6 +104,11 @@ impl MemorySink {
         self.dropped.load(Ordering::Relaxed)
     }
 
+    /// The most events this sink keeps.
+    pub fn cap(&self) -> u64 {
+        self.cap
+    }
+
     /// How many events are kept.
     pub fn kept_events(&self) -> u64 {
         self.kept.load(Ordering::Relaxed)
