@@ -77,6 +77,36 @@ pub const SCENARIOS: &[Scenario] = &[
         run: scenarios::worker_pool::with_sentinels,
         expect: Expect::Clean,
     },
+    Scenario {
+        name: "racy_counter_unprotected",
+        description: "Five threads increment a shared counter (RaceCell) 1,000 times each without a lock (the seed used 100,000).",
+        run: scenarios::racy_counter::unprotected,
+        expect: Expect::Flagged,
+    },
+    Scenario {
+        name: "racy_counter_atomic_load_store",
+        description: "The same counter as an atomic incremented with x.store(x.load() + 1): a lost update, not a data race.",
+        run: scenarios::racy_counter::atomic_load_store,
+        expect: Expect::Flagged,
+    },
+    Scenario {
+        name: "racy_counter_locked",
+        description: "The same increments under one mutex: exact and clean.",
+        run: scenarios::racy_counter::locked,
+        expect: Expect::Clean,
+    },
+    Scenario {
+        name: "publish_fork_join",
+        description: "Input prepared before spawning, per-thread result slots read after joining: ordered without locks.",
+        run: scenarios::publish::fork_join,
+        expect: Expect::Clean,
+    },
+    Scenario {
+        name: "write_under_read_lock",
+        description: "Two handlers increment a request counter while holding a shared config lock only for reading.",
+        run: scenarios::publish::write_under_read_lock,
+        expect: Expect::Flagged,
+    },
 ];
 
 /// The scenario called `name`.

@@ -4,5 +4,7 @@ pub mod bank_transfer;
 pub mod counter_object;
 pub mod dining_philosophers;
 pub mod producer_consumer;
+pub mod publish;
+pub mod racy_counter;
 pub mod shared_array;
 pub mod worker_pool;
