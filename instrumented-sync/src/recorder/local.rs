@@ -221,6 +221,20 @@ pub(crate) fn site(loc: &'static Location<'static>) -> SiteId {
         .unwrap_or_else(|_| output::intern_site(loc))
 }
 
+/// Records `op` as an event of `thread`, a trace thread that is not this OS
+/// thread (an async task), written straight out as a one-event batch. The
+/// caller keeps `thread`'s events in program order (a task runs on one OS
+/// thread at a time, and each event is written before the next begins).
+#[cfg(feature = "tokio")]
+pub(crate) fn record_as(thread: ThreadId, op: Op, site: SiteId) {
+    if BUSY.replace(true) {
+        return;
+    }
+    let _busy = BusyGuard;
+    tracing::trace!(target: "instrumented_sync", thread = thread.0, site = site.0, op = ?op);
+    output::write_events(thread, &[Event { op, site }]);
+}
+
 /// The thread's buffer is gone (its destructor already ran): write the event
 /// straight to the sink as a one-event batch.
 #[cold]

@@ -27,6 +27,9 @@ pub(crate) use local::BUFFER_CAPACITY;
 pub(crate) use local::{
     enter_spawned_thread, leave_spawned_thread, record, record_all_at, record_at, site, this_thread,
 };
+// Events of async tasks, each recorded as its own trace thread.
+#[cfg(feature = "tokio")]
+pub(crate) use local::record_as;
 pub(crate) use output::memory_cap;
 pub use output::{dropped_events, flush, recorded, set_sink, trace_path};
 
@@ -37,7 +40,8 @@ pub(crate) struct ObjectMeta {
     id: AtomicU64,
     /// The per-object sequence counter, advanced while the object is held.
     seq: AtomicU64,
-    class: &'static Location<'static>,
+    /// `None` for objects built from a `const` with no caller (lock_api's `INIT`): class unknown.
+    class: Option<&'static Location<'static>>,
     kind: ObjectKind,
     name: StdMutex<Option<&'static str>>,
 }
@@ -49,7 +53,21 @@ impl ObjectMeta {
         ObjectMeta {
             id: AtomicU64::new(0),
             seq: AtomicU64::new(0),
-            class: Location::caller(),
+            class: Some(Location::caller()),
+            kind,
+            name: StdMutex::new(None),
+        }
+    }
+
+    /// Metadata for an object whose construction site cannot be known (it is
+    /// built from a `const`, such as lock_api's `RawMutex::INIT`): its class is
+    /// recorded as unknown, so distinct instances are never one class.
+    #[cfg(feature = "parking_lot")]
+    pub(crate) const fn unclassed(kind: ObjectKind) -> ObjectMeta {
+        ObjectMeta {
+            id: AtomicU64::new(0),
+            seq: AtomicU64::new(0),
+            class: None,
             kind,
             name: StdMutex::new(None),
         }
@@ -106,8 +124,10 @@ impl ObjectMeta {
 impl std::fmt::Debug for ObjectMeta {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let mut d = f.debug_struct("ObjectMeta");
-        d.field("kind", &self.kind)
-            .field("class", &format_args!("{}", self.class));
+        d.field("kind", &self.kind);
+        if let Some(class) = self.class {
+            d.field("class", &format_args!("{class}"));
+        }
         if let Some(name) = self.name() {
             d.field("name", &name);
         }

@@ -206,7 +206,9 @@ pub(crate) fn register_object(meta: &ObjectMeta) -> ObjectId {
         return ObjectId(existing);
     }
     let id = ObjectId(st.next_object.fetch_add(1, Ordering::Relaxed));
-    let class = out.intern_site(&st.memory, meta.class);
+    let class = meta
+        .class
+        .map_or(SiteId::UNKNOWN, |c| out.intern_site(&st.memory, c));
     let name = meta.name().map(str::to_owned);
     out.describe(
         &st.memory,
@@ -226,7 +228,9 @@ pub(crate) fn describe_again(meta: &ObjectMeta) {
     let st = state();
     let Some(mut out) = output() else { return };
     let id = ObjectId(meta.id.load(Ordering::Acquire));
-    let class = out.intern_site(&st.memory, meta.class);
+    let class = meta
+        .class
+        .map_or(SiteId::UNKNOWN, |c| out.intern_site(&st.memory, c));
     let name = meta.name().map(str::to_owned);
     out.describe(
         &st.memory,
