@@ -77,6 +77,7 @@ impl<T: ?Sized> Mutex<T> {
     /// # Errors
     /// If another thread panicked while holding the lock (std's poisoning); the
     /// guard is still in the error.
+    #[inline]
     #[track_caller]
     pub fn lock(&self) -> LockResult<MutexGuard<'_, T>> {
         let site = recorder::site(Location::caller());
@@ -167,8 +168,9 @@ impl<T: ?Sized> Mutex<T> {
 
 impl<T: ?Sized> Drop for MutexGuard<'_, T> {
     fn drop(&mut self) {
-        // `None` means a condvar wait took the std guard and already recorded the release.
-        if self.inner.is_some() {
+        // `None` means a condvar wait took the std guard and already recorded the
+        // release; `ObjectId(0)`, that the acquisition was not recorded (recording off).
+        if self.inner.is_some() && self.lock != ObjectId(0) {
             let seq = self.meta.next_seq_held(Mode::Write);
             record_at(
                 Op::Release {

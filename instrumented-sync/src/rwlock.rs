@@ -203,6 +203,10 @@ macro_rules! guard_impls {
     ($guard:ident, $mode:expr) => {
         impl<T: ?Sized> Drop for $guard<'_, T> {
             fn drop(&mut self) {
+                // `ObjectId(0)`: the acquisition was not recorded (recording off).
+                if self.lock == ObjectId(0) {
+                    return;
+                }
                 // Readers share the counter: fetch_add keeps their numbers distinct.
                 let seq = self.meta.next_seq_held($mode);
                 record_at(

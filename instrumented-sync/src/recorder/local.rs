@@ -1,51 +1,130 @@
-//! The per-thread side of the recorder: the event buffer and the site cache.
+//! The per-thread side of the recorder: the event ring and the site cache.
+//!
+//! Hot path (one event): a thread-local flag check, a slot write into the
+//! thread's own ring and a release store of its head. No lock, no atomic
+//! read-modify-write, no cache line shared with another thread (the ring's
+//! `tail` is written by a consumer only when it drains, at most once a flush
+//! period or buffer-full).
+//!
+//! The ring is single-producer (its owning thread, through [`LOCAL`]) and
+//! multi-consumer, the consumers (the owner when the ring is full, the periodic
+//! flusher, `flush()`, the exit hook) being serialised by the ring's `drain`
+//! mutex. A consumer writes the drained batch to the output while holding
+//! `drain`, so one thread's batches reach the sink in program order, and an
+//! idle (or deadlocked) thread's events are drained by the flusher without
+//! its cooperation.
 
-use std::cell::{Cell, RefCell};
+use std::cell::{Cell, RefCell, UnsafeCell};
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::panic::Location;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use sync_trace::{Event, Op, SiteId, ThreadId};
 
 use super::output;
 
-/// Events buffered per thread before a flush to the sink.
-pub(crate) const BUFFER_CAPACITY: usize = 4096;
+/// Events a thread's ring holds before its owner writes them out itself
+/// (a power of two). With 32-byte events, 64 KiB per thread.
+pub(crate) const BUFFER_CAPACITY: usize = 2048;
+const MASK: usize = BUFFER_CAPACITY - 1;
 
-/// One thread's pending events. The mutex is uncontended except while
-/// another thread (the flusher, `flush()`, the exit hook) writes it out.
+/// A cache line of its own, so the producer's head and the consumers' tail
+/// do not false-share with the slots or with each other.
+#[repr(align(128))]
+struct Padded<T>(T);
+
+/// One thread's pending events.
 pub(crate) struct ThreadBuffer {
     thread: ThreadId,
-    events: Mutex<Vec<Event>>,
+    /// Events written so far (wrapping index); stored only by the owning thread.
+    head: Padded<AtomicUsize>,
+    /// Events consumed so far; stored only by a consumer holding `drain`.
+    tail: Padded<AtomicUsize>,
+    slots: Box<[UnsafeCell<Event>]>,
+    /// Serialises consumers; holds the batch being written (its memory is reused).
+    drain: Mutex<Vec<Event>>,
 }
 
+// SAFETY: the slots are the only non-`Sync` part. Slot `i` is written only by
+// the single producer while `i - tail < BUFFER_CAPACITY` and `i >= head`, and
+// read only by a consumer (holding `drain`) while `tail <= i < head`. `head` is
+// published with `Release` after the slot write and read with `Acquire` by
+// consumers; `tail` is published with `Release` after the slots are copied and
+// read with `Acquire` by the producer before reusing a slot. So a slot is never
+// read and written concurrently. Exercised by `ring_survives_concurrent_drains`
+// and the stress tests.
+unsafe impl Sync for ThreadBuffer {}
+
 impl ThreadBuffer {
-    /// Writes the pending events out, holding the buffer so batches stay in order.
+    fn new(thread: ThreadId) -> ThreadBuffer {
+        let empty = Event {
+            op: Op::Begin,
+            site: SiteId::UNKNOWN,
+        };
+        ThreadBuffer {
+            thread,
+            head: Padded(AtomicUsize::new(0)),
+            tail: Padded(AtomicUsize::new(0)),
+            slots: (0..BUFFER_CAPACITY)
+                .map(|_| UnsafeCell::new(empty))
+                .collect(),
+            drain: Mutex::new(Vec::with_capacity(BUFFER_CAPACITY)),
+        }
+    }
+
+    /// Writes the pending events out (any thread). Holds `drain` while writing,
+    /// so batches stay in order.
     pub(crate) fn flush(&self) {
-        let mut events = self.events.lock().unwrap_or_else(PoisonError::into_inner);
-        if !events.is_empty() {
-            // Written from the buffer and cleared: the buffer's memory is reused (and stays cached).
-            output::write_events(self.thread, &events);
-            events.clear();
-        }
+        self.drain_with(output::write_events);
     }
 
+    /// Drains the pending events into `write`, holding `drain` throughout.
+    fn drain_with(&self, write: impl FnOnce(ThreadId, &[Event])) {
+        let mut batch = self.drain.lock().unwrap_or_else(PoisonError::into_inner);
+        let tail = self.tail.0.load(Ordering::Relaxed);
+        let head = self.head.0.load(Ordering::Acquire);
+        if head == tail {
+            return;
+        }
+        batch.clear();
+        for i in tail..head {
+            // SAFETY: `tail <= i < head`: the producer finished writing this slot
+            // (published by the `Acquire` load of `head`) and will not write it
+            // again until `tail` passes it, which only this consumer (holding
+            // `drain`) does below, after the copy.
+            batch.push(unsafe { *self.slots[i & MASK].get() });
+        }
+        self.tail.0.store(head, Ordering::Release);
+        write(self.thread, &batch);
+    }
+
+    /// Appends `events` (owner thread only, through [`LOCAL`]).
     #[inline(always)]
-    fn push(&self, new: impl IntoIterator<Item = Event>) {
-        let mut events = self.events.lock().unwrap_or_else(PoisonError::into_inner);
-        events.extend(new);
-        if events.len() >= BUFFER_CAPACITY {
-            self.write_out(&mut events);
+    fn push<const N: usize>(&self, events: [Event; N]) {
+        let head = self.head.0.load(Ordering::Relaxed);
+        if head.wrapping_sub(self.tail.0.load(Ordering::Acquire)) > BUFFER_CAPACITY - N {
+            self.make_room();
         }
+        for (k, event) in events.into_iter().enumerate() {
+            // SAFETY: only the owning thread pushes (the ring is reachable for
+            // writing only through its thread-local `Local`), and there is room:
+            // `head + k - tail < BUFFER_CAPACITY`, so no consumer reads this slot.
+            unsafe { *self.slots[head.wrapping_add(k) & MASK].get() = event };
+        }
+        self.head.0.store(head.wrapping_add(N), Ordering::Release);
     }
 
-    /// Writes a full buffer out and clears it: its memory is reused (and stays cached).
+    /// The ring is full: the owner drains it itself.
     #[cold]
     #[inline(never)]
-    fn write_out(&self, events: &mut Vec<Event>) {
-        output::write_events(self.thread, events);
-        events.clear();
+    fn make_room(&self) {
+        // The sink may use instrumented primitives; they must not record into
+        // this ring while it is being drained.
+        let was_busy = BUSY.replace(true);
+        let _restore = RestoreBusy(was_busy);
+        self.flush();
     }
 }
 
@@ -76,6 +155,7 @@ struct Local {
     buffer: Arc<ThreadBuffer>,
     /// Whether `End` was recorded (by the spawn wrapper), so the destructor does not repeat it.
     ended: Cell<bool>,
+    /// Every site this thread interned (behind the direct-mapped [`SITE_CACHE`]).
     sites: RefCell<HashMap<usize, SiteId, BuildHasherDefault<AddressHasher>>>,
 }
 
@@ -90,16 +170,12 @@ impl Local {
                 id
             }
         };
-        let mut events = Vec::with_capacity(BUFFER_CAPACITY);
-        tracing::trace!(target: "instrumented_sync", thread = thread.0, site = 0, op = ?Op::Begin);
-        events.push(Event {
+        let buffer = Arc::new(ThreadBuffer::new(thread));
+        trace_event(thread, Op::Begin, SiteId::UNKNOWN);
+        buffer.push([Event {
             op: Op::Begin,
             site: SiteId::UNKNOWN,
-        });
-        let buffer = Arc::new(ThreadBuffer {
-            thread,
-            events: Mutex::new(events),
-        });
+        }]);
         output::register_buffer(&buffer);
         Local {
             buffer,
@@ -109,27 +185,25 @@ impl Local {
     }
 
     #[inline(always)]
-    fn push(&self, op: Op, site: SiteId) {
-        tracing::trace!(target: "instrumented_sync", thread = self.buffer.thread.0, site = site.0, op = ?op);
-        self.buffer.push([Event { op, site }]);
-    }
-
-    #[inline(always)]
-    fn push_all(&self, ops: &[Op], site: SiteId) {
+    fn push<const N: usize>(&self, ops: [Op; N], site: SiteId) {
         for op in ops {
-            tracing::trace!(target: "instrumented_sync", thread = self.buffer.thread.0, site = site.0, op = ?op);
+            trace_event(self.buffer.thread, op, site);
         }
-        self.buffer.push(ops.iter().map(|&op| Event { op, site }));
+        self.buffer.push(ops.map(|op| Event { op, site }));
     }
 
-    #[inline]
+    /// The second-level site lookup, after a [`SITE_CACHE`] miss.
+    #[cold]
+    #[inline(never)]
     fn site(&self, loc: &'static Location<'static>) -> SiteId {
         let key = std::ptr::from_ref(loc) as usize;
-        if let Some(&id) = self.sites.borrow().get(&key) {
-            return id;
-        }
-        let id = output::intern_site(loc);
-        self.sites.borrow_mut().insert(key, id);
+        let known = self.sites.borrow().get(&key).copied();
+        let id = known.unwrap_or_else(|| {
+            let id = output::intern_site(loc);
+            self.sites.borrow_mut().insert(key, id);
+            id
+        });
+        SITE_CACHE.with(|cache| cache[site_slot(key)].set((key, id)));
         id
     }
 }
@@ -138,6 +212,8 @@ impl Drop for Local {
     fn drop(&mut self) {
         // Runs when the thread exits (for the main thread: inside `exit`), after
         // the thread's other destructors if this one was registered first.
+        let was_busy = BUSY.replace(true);
+        let _restore = RestoreBusy(was_busy);
         if !self.ended.get() {
             self.buffer.push([Event {
                 op: Op::End,
@@ -148,104 +224,126 @@ impl Drop for Local {
     }
 }
 
+/// Entries of the direct-mapped site cache (a power of two).
+const SITE_CACHE_SLOTS: usize = 256;
+
+#[inline(always)]
+fn site_slot(key: usize) -> usize {
+    // `Location`s are 8-aligned and packed in read-only data: drop the low bits.
+    (key >> 3) & (SITE_CACHE_SLOTS - 1)
+}
+
 thread_local! {
     static LOCAL: Local = Local::register();
-    // These have no destructors, so they stay usable while thread locals are torn down.
+    // These have no destructors, so they stay usable while thread locals are
+    // torn down, and cost a plain thread-relative access.
     static THREAD_ID: Cell<Option<ThreadId>> = const { Cell::new(None) };
     static BUSY: Cell<bool> = const { Cell::new(false) };
     static IN_OUTPUT: Cell<bool> = const { Cell::new(false) };
+    /// `(Location address, id)` of recently used sites; address 0 = empty.
+    static SITE_CACHE: [Cell<(usize, SiteId)>; SITE_CACHE_SLOTS] =
+        const { [const { Cell::new((0, SiteId::UNKNOWN)) }; SITE_CACHE_SLOTS] };
 }
 
-/// Ends the recorder's busy state, also when a sink or `tracing` subscriber
-/// panics, so the thread goes on recording afterwards.
-struct BusyGuard;
+/// Restores the busy flag, also when a sink or `tracing` subscriber panics, so
+/// the thread goes on recording afterwards.
+struct RestoreBusy(bool);
 
-impl Drop for BusyGuard {
+impl Drop for RestoreBusy {
     fn drop(&mut self) {
-        BUSY.set(false);
+        BUSY.set(self.0);
     }
+}
+
+/// Emits `op` as a `tracing` event, when a subscriber may want TRACE level.
+#[inline(always)]
+fn trace_event(thread: ThreadId, op: Op, site: SiteId) {
+    if tracing::level_enabled!(tracing::Level::TRACE) {
+        trace_event_slow(thread, op, site);
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn trace_event_slow(thread: ThreadId, op: Op, site: SiteId) {
+    // A subscriber may use instrumented primitives: not recorded, no recursion.
+    let was_busy = BUSY.replace(true);
+    let _restore = RestoreBusy(was_busy);
+    tracing::trace!(target: "instrumented_sync", thread = thread.0, site = site.0, op = ?op);
 }
 
 /// Records `op` at `loc` for the current thread.
 #[inline]
 pub(crate) fn record(op: Op, loc: &'static Location<'static>) {
-    // The recorder's own work (a sink, a `tracing` subscriber) may use
-    // instrumented primitives; their events are not recorded, to avoid recursion.
-    if BUSY.replace(true) {
-        return;
-    }
-    let _busy = BusyGuard;
-    if LOCAL
-        .try_with(|local| local.push(op, local.site(loc)))
-        .is_err()
-    {
-        record_without_buffer(op, output::intern_site(loc));
-    }
+    record_at(op, site(loc));
 }
 
 /// Records `op` at an already interned site (a guard's acquisition site).
 #[inline(always)]
 pub(crate) fn record_at(op: Op, site: SiteId) {
-    if BUSY.replace(true) {
-        return;
-    }
-    let _busy = BusyGuard;
-    if LOCAL.try_with(|local| local.push(op, site)).is_err() {
-        record_without_buffer(op, site);
-    }
+    record_all_at([op], site);
 }
 
-/// Records consecutive `ops` at one site with a single buffer access.
+/// Records consecutive `ops` at one site with a single ring access.
 #[inline(always)]
-pub(crate) fn record_all_at(ops: &[Op], site: SiteId) {
-    if BUSY.replace(true) {
+pub(crate) fn record_all_at<const N: usize>(ops: [Op; N], site: SiteId) {
+    // The recorder's own work (a sink, a `tracing` subscriber) may use
+    // instrumented primitives; their events are not recorded, to avoid recursion.
+    if BUSY.get() || !super::enabled() {
         return;
     }
-    let _busy = BusyGuard;
-    if LOCAL.try_with(|local| local.push_all(ops, site)).is_err() {
-        for &op in ops {
-            record_without_buffer(op, site);
-        }
+    if LOCAL.try_with(|local| local.push(ops, site)).is_err() {
+        record_without_buffer(&ops, site);
     }
 }
 
 /// The id of `loc`, from the thread's cache.
-#[inline]
+#[inline(always)]
 pub(crate) fn site(loc: &'static Location<'static>) -> SiteId {
-    if BUSY.replace(true) {
+    if !super::enabled() {
         return SiteId::UNKNOWN;
     }
-    let _busy = BusyGuard;
+    let key = std::ptr::from_ref(loc) as usize;
+    let (cached, id) = SITE_CACHE.with(|cache| cache[site_slot(key)].get());
+    if cached == key {
+        return id;
+    }
+    site_slow(loc)
+}
+
+#[cold]
+#[inline(never)]
+fn site_slow(loc: &'static Location<'static>) -> SiteId {
+    if BUSY.get() {
+        return SiteId::UNKNOWN;
+    }
+    let was_busy = BUSY.replace(true);
+    let _restore = RestoreBusy(was_busy);
     LOCAL
         .try_with(|local| local.site(loc))
         .unwrap_or_else(|_| output::intern_site(loc))
 }
 
-/// Records `op` as an event of `thread`, a trace thread that is not this OS
-/// thread (an async task), written straight out as a one-event batch. The
-/// caller keeps `thread`'s events in program order (a task runs on one OS
-/// thread at a time, and each event is written before the next begins).
-#[cfg(feature = "tokio")]
-pub(crate) fn record_as(thread: ThreadId, op: Op, site: SiteId) {
-    if BUSY.replace(true) {
-        return;
-    }
-    let _busy = BusyGuard;
-    tracing::trace!(target: "instrumented_sync", thread = thread.0, site = site.0, op = ?op);
-    output::write_events(thread, &[Event { op, site }]);
-}
-
-/// The thread's buffer is gone (its destructor already ran): write the event
-/// straight to the sink as a one-event batch.
+/// The thread's ring is gone (its destructor already ran): write the events
+/// straight to the sink as one batch.
 #[cold]
-fn record_without_buffer(op: Op, site: SiteId) {
+#[inline(never)]
+fn record_without_buffer(ops: &[Op], site: SiteId) {
+    let was_busy = BUSY.replace(true);
+    let _restore = RestoreBusy(was_busy);
     let thread = THREAD_ID.get().unwrap_or_else(|| {
         let id = output::new_thread(None);
         THREAD_ID.set(Some(id));
         id
     });
-    tracing::trace!(target: "instrumented_sync", thread = thread.0, site = site.0, op = ?op);
-    output::write_events(thread, &[Event { op, site }]);
+    let events: Vec<Event> = ops
+        .iter()
+        .map(|&op| {
+            trace_event(thread, op, site);
+            Event { op, site }
+        })
+        .collect();
+    output::write_events(thread, &events);
 }
 
 /// Marks the thread as inside the recorder's output section (holding its
@@ -291,15 +389,79 @@ pub(crate) fn this_thread() -> ThreadId {
 /// the buffer this early makes its destructor run after the thread's others.
 pub(crate) fn enter_spawned_thread(id: ThreadId) {
     THREAD_ID.set(Some(id));
-    let _ = LOCAL.try_with(|_| ());
+    if super::enabled() {
+        let _ = LOCAL.try_with(|_| ());
+    }
 }
 
 /// Called last thing in a thread spawned through [`crate::thread`] (also when
 /// it panics): records `End` and flushes, so a joiner's trace sees the whole thread.
 pub(crate) fn leave_spawned_thread(loc: &'static Location<'static>) {
     record(Op::End, loc);
+    if !super::enabled() {
+        return;
+    }
     let _ = LOCAL.try_with(|local| {
         local.ended.set(true);
+        let was_busy = BUSY.replace(true);
+        let _restore = RestoreBusy(was_busy);
         local.buffer.flush();
     });
+}
+
+#[cfg(test)]
+mod ring_tests {
+    use super::*;
+
+    /// A consumer thread drains while the owner pushes: every event arrives
+    /// once, in order (the `unsafe` slot accesses under concurrency).
+    #[test]
+    fn ring_survives_concurrent_drains() {
+        let ring = Arc::new(ThreadBuffer::new(ThreadId(u32::MAX)));
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let drain = |ring: &ThreadBuffer, seen: &Mutex<Vec<u64>>| {
+            ring.drain_with(|_, events| {
+                let mut seen = seen.lock().unwrap();
+                for e in events {
+                    if let Op::Notify { seq, .. } = e.op {
+                        seen.push(seq);
+                    }
+                }
+            });
+        };
+        let consumer = {
+            let (ring, stop, seen) = (Arc::clone(&ring), Arc::clone(&stop), Arc::clone(&seen));
+            std::thread::spawn(move || {
+                while !stop.load(Ordering::Acquire) {
+                    drain(&ring, &seen);
+                }
+            })
+        };
+        let n = 200_000u64;
+        for seq in (1..=n).step_by(2) {
+            // Wait for room instead of letting `push` drain in place (which
+            // writes to the process's output), so only the consumer drains.
+            while ring.head.0.load(Ordering::Relaxed) - ring.tail.0.load(Ordering::Acquire)
+                > BUFFER_CAPACITY - 2
+            {
+                std::hint::spin_loop();
+            }
+            let event = |seq| Event {
+                op: Op::Notify {
+                    condvar: sync_trace::ObjectId(1),
+                    all: false,
+                    seq,
+                },
+                site: SiteId(1),
+            };
+            ring.push([event(seq), event(seq + 1)]);
+        }
+        stop.store(true, Ordering::Release);
+        consumer.join().unwrap();
+        drain(&ring, &seen);
+        let seen = seen.lock().unwrap();
+        assert_eq!(seen.len() as u64, n);
+        assert!(seen.iter().zip(1..).all(|(&s, k)| s == k));
+    }
 }

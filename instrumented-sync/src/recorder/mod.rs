@@ -1,22 +1,26 @@
 //! The recorder: per-thread event buffers flushed to a [`Sink`].
 //!
 //! Hot path (an uncontended lock and unlock): the lock's own sequence counter,
-//! the thread-local buffer (behind a per-thread mutex that only a flush ever
-//! contends), and a thread-local site cache. Everything global (thread, object
-//! and site registration, writing to the sink) happens once per thread, object
-//! or site, or once per buffer-full of events.
+//! the thread's own event ring (lock-free, written only by its thread; see
+//! `local.rs`), and a direct-mapped thread-local site cache. Everything global
+//! (thread, object and site registration, writing to the sink) happens once
+//! per thread, object or site, or once per ring-full or flush period.
 //!
 //! Ordering guarantee: a description record (`Site`, `Thread`, `Object`) is
 //! written to the sink before its id is handed out, so it precedes every
 //! `Events` batch that uses it; the batches of one thread are written in
-//! program order because a buffer stays locked while it is written out.
+//! program order because consumers of a ring hold its drain lock while they
+//! write.
+//!
+//! `INSTRUMENTED_SYNC=off` (or `0`, `false`) turns recording off at run time:
+//! the primitives then cost one extra load and branch over std's.
 
 mod local;
 mod output;
 mod sink;
 
 use std::panic::Location;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 use std::sync::{LockResult, Mutex as StdMutex, PoisonError, TryLockError, TryLockResult};
 
 pub use sink::{DEFAULT_MEMORY_CAP, FileSink, MemorySink, Sink};
@@ -32,6 +36,40 @@ pub(crate) use local::{
 pub(crate) use local::record_as;
 pub(crate) use output::memory_cap;
 pub use output::{dropped_events, flush, recorded, set_sink, trace_path};
+
+/// Environment variable: `off` (or `0`, `false`, `no`) disables recording.
+pub(crate) const SWITCH_VAR: &str = "INSTRUMENTED_SYNC";
+
+/// Whether recording is on: 0 = not read yet, 1 = on, 2 = off. Alone on its
+/// cache line: written once, then only read, so every core keeps a shared copy.
+#[repr(align(128))]
+struct Switch(AtomicU8);
+
+static SWITCH: Switch = Switch(AtomicU8::new(0));
+
+/// Whether recording is on (`INSTRUMENTED_SYNC` is not `off`); fixed at first use.
+#[inline(always)]
+pub(crate) fn enabled() -> bool {
+    match SWITCH.0.load(Ordering::Relaxed) {
+        1 => true,
+        2 => false,
+        _ => read_switch(),
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn read_switch() -> bool {
+    let off = std::env::var(SWITCH_VAR).is_ok_and(|v| {
+        matches!(
+            v.trim().to_ascii_lowercase().as_str(),
+            "off" | "0" | "false" | "no"
+        )
+    });
+    // Racing first uses agree: they read the same environment.
+    SWITCH.0.store(if off { 2 } else { 1 }, Ordering::Relaxed);
+    !off
+}
 
 /// The recorder's bookkeeping inside every instrumented object: its lazily
 /// assigned id, its sequence counter, its class (construction site) and name.
@@ -77,7 +115,9 @@ impl ObjectMeta {
     #[inline]
     pub(crate) fn id(&self) -> ObjectId {
         match self.id.load(Ordering::Acquire) {
-            0 => output::register_object(self),
+            // Not recorded when recording is off: no description, no trace file.
+            0 if enabled() => output::register_object(self),
+            0 => ObjectId(0),
             id => ObjectId(id),
         }
     }
@@ -152,6 +192,10 @@ pub(crate) fn blocking_acquire<G>(
     try_acquire: impl FnOnce() -> TryLockResult<G>,
     acquire: impl FnOnce() -> LockResult<G>,
 ) -> (ObjectId, LockResult<G>) {
+    if !enabled() {
+        // Not recorded: `ObjectId(0)` tells the guard not to record its release.
+        return (ObjectId(0), acquire());
+    }
     let lock = meta.id();
     let request = Op::Request { lock, mode };
     let acquired = |seq| Op::Acquire {
@@ -170,6 +214,6 @@ pub(crate) fn blocking_acquire<G>(
             return (lock, result);
         }
     };
-    record_all_at(&[request, acquired(meta.next_seq_held(mode))], site);
+    record_all_at([request, acquired(meta.next_seq_held(mode))], site);
     (lock, result)
 }
