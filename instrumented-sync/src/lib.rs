@@ -35,10 +35,14 @@ pub mod atomic;
 mod barrier;
 mod check;
 mod condvar;
+pub mod debug;
 mod mutex;
+#[cfg(feature = "parking_lot")]
+pub mod parking_lot;
 mod race_cell;
 mod recorder;
 mod rwlock;
+mod spin;
 pub mod thread;
 
 #[cfg(test)]
@@ -54,6 +58,7 @@ pub use recorder::{
     trace_path,
 };
 pub use rwlock::{RwLock, RwLockReadGuard, RwLockWriteGuard};
+pub use spin::{SpinLock, SpinLockGuard};
 // std's result and error types, so code matching on them compiles unchanged,
 // and the std::sync items that involve no locking.
 pub use std::sync::{
