@@ -111,11 +111,25 @@ impl Barrier {
             state.generation += 1;
             self.all_arrived.notify_all();
         } else {
+            // Registered with the deadlock detector; waits in slices so a verdict reaches it.
+            let wait = crate::waitfor::block_on(
+                crate::waitfor::Resource {
+                    kind: ObjectKind::Barrier,
+                    label: self.meta.label(),
+                    wakers: crate::waitfor::Wakers::Unknown,
+                    wakeable: true,
+                },
+                crate::recorder::site(site),
+            );
             while state.generation == generation {
                 state = self
                     .all_arrived
-                    .wait(state)
-                    .unwrap_or_else(PoisonError::into_inner);
+                    .wait_timeout(state, crate::waitfor::SLICE)
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .0;
+                if state.generation == generation {
+                    wait.check();
+                }
             }
         }
         drop(state);

@@ -59,8 +59,27 @@ impl Condvar {
     #[track_caller]
     pub fn wait<'a, T>(&self, guard: MutexGuard<'a, T>) -> LockResult<MutexGuard<'a, T>> {
         let site = recorder::site(Location::caller());
-        let (std_guard, guard) = self.begin_wait(guard, false, site);
-        let result = self.inner.wait(std_guard);
+        let (mut std_guard, guard) = self.begin_wait(guard, false, site);
+        // An untimed wait is registered with the deadlock detector and waits in
+        // slices, so a verdict can reach it; a slice ending is not a wakeup.
+        let wait = crate::waitfor::block_on(
+            crate::waitfor::Resource {
+                kind: ObjectKind::Condvar,
+                label: self.meta.label(),
+                wakers: crate::waitfor::Wakers::Unknown,
+                wakeable: true,
+            },
+            site,
+        );
+        let result = loop {
+            match self.inner.wait_timeout(std_guard, crate::waitfor::SLICE) {
+                Ok((g, r)) if r.timed_out() => std_guard = g,
+                Ok((g, _)) => break Ok(g),
+                Err(e) => break Err(PoisonError::new(e.into_inner().0)),
+            }
+            wait.check();
+        };
+        drop(wait);
         self.end_wait(guard, false, site, result)
     }
 
@@ -156,6 +175,8 @@ impl Condvar {
     }
 
     fn notify(&self, all: bool, site: SiteId) {
+        // A notifier is a live thread that can wake waiters.
+        crate::waitfor::touch();
         let condvar = self.meta.id();
         // Numbered before waking anyone, so a woken waiter's `notified_seen` counts it.
         let seq = self.meta.next_seq();
@@ -180,6 +201,7 @@ impl Condvar {
             },
             site,
         );
+        guard.meta.holder.clear();
         let seq = guard.meta.next_seq_held(Mode::Write);
         record_at(
             Op::Release {
@@ -225,6 +247,7 @@ impl Condvar {
             site,
         );
         guard.site = site;
+        guard.meta.holder.set(recorder::this_thread(), site);
         let poisoned = result.is_err();
         guard.inner = Some(result.unwrap_or_else(PoisonError::into_inner));
         if poisoned {

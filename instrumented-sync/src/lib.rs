@@ -44,6 +44,7 @@ mod recorder;
 mod rwlock;
 mod spin;
 pub mod thread;
+mod waitfor;
 
 #[cfg(test)]
 mod tests;
@@ -59,6 +60,10 @@ pub use recorder::{
 };
 pub use rwlock::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 pub use spin::{SpinLock, SpinLockGuard};
+pub use waitfor::{
+    BlockedThread, DeadlockAction, DeadlockReport, Detection, HeldLock, deadlock_action,
+    set_deadlock_action,
+};
 // std's result and error types, so code matching on them compiles unchanged,
 // and the std::sync items that involve no locking.
 pub use std::sync::{

@@ -118,6 +118,7 @@ impl<T: ?Sized> Mutex<T> {
                 return Err(TryLockError::WouldBlock);
             }
         };
+        self.meta.holder.set(recorder::this_thread(), site);
         let seq = self.meta.next_seq_held(Mode::Write);
         record_at(
             Op::Acquire {
@@ -171,6 +172,7 @@ impl<T: ?Sized> Drop for MutexGuard<'_, T> {
         // `None` means a condvar wait took the std guard and already recorded the
         // release; `ObjectId(0)`, that the acquisition was not recorded (recording off).
         if self.inner.is_some() && self.lock != ObjectId(0) {
+            self.meta.holder.clear();
             let seq = self.meta.next_seq_held(Mode::Write);
             record_at(
                 Op::Release {

@@ -115,6 +115,9 @@ macro_rules! acquire {
                 return Err(TryLockError::WouldBlock);
             }
         };
+        if $mode == Mode::Write {
+            $self.meta.holder.set(recorder::this_thread(), site);
+        }
         let seq = $self.meta.next_seq_held($mode);
         record_at(
             Op::Acquire {
@@ -206,6 +209,9 @@ macro_rules! guard_impls {
                 // `ObjectId(0)`: the acquisition was not recorded (recording off).
                 if self.lock == ObjectId(0) {
                     return;
+                }
+                if $mode == Mode::Write {
+                    self.meta.holder.clear();
                 }
                 // Readers share the counter: fetch_add keeps their numbers distinct.
                 let seq = self.meta.next_seq_held($mode);

@@ -60,6 +60,7 @@ impl<T> JoinHandle<T> {
     #[track_caller]
     pub fn join(self) -> Result<T> {
         let site = Location::caller();
+        crate::waitfor::wait_for_thread(self.child, site, || self.inner.is_finished());
         let result = self.inner.join();
         record(Op::Join { child: self.child }, site);
         result
@@ -127,7 +128,8 @@ impl Default for Builder {
 fn fork(name: Option<String>, site: &'static Location<'static>) -> TraceThreadId {
     // The parent's own id first, so a never-seen parent is described before its child.
     recorder::this_thread();
-    let child = recorder::new_thread(name);
+    let child = recorder::new_thread(name.clone());
+    crate::waitfor::forked(child, name.as_deref());
     record(Op::Fork { child }, site);
     child
 }
@@ -141,6 +143,7 @@ fn run_child<T>(
     struct EndOnDrop(&'static Location<'static>);
     impl Drop for EndOnDrop {
         fn drop(&mut self) {
+            crate::waitfor::thread_ended();
             recorder::leave_spawned_thread(self.0);
         }
     }
@@ -290,6 +293,7 @@ impl<T> ScopedJoinHandle<'_, T> {
     #[track_caller]
     pub fn join(self) -> Result<T> {
         let site = Location::caller();
+        crate::waitfor::wait_for_thread(self.child, site, || self.inner.is_finished());
         let result = self.inner.join();
         unjoined().retain(|&(key, child)| (key, child) != (self.scope_key, self.child));
         record(Op::Join { child: self.child }, site);

@@ -35,6 +35,7 @@ pub(crate) use local::{
 #[cfg(feature = "tokio")]
 pub(crate) use local::record_as;
 pub(crate) use output::memory_cap;
+pub(crate) use output::{describe_site, record_observed};
 pub use output::{dropped_events, flush, recorded, set_sink, trace_path};
 
 /// Environment variable: `off` (or `0`, `false`, `no`) disables recording.
@@ -82,6 +83,8 @@ pub(crate) struct ObjectMeta {
     class: Option<&'static Location<'static>>,
     kind: ObjectKind,
     name: StdMutex<Option<&'static str>>,
+    /// The exclusive holder, for the deadlock detector (one relaxed store per acquire and release).
+    pub(crate) holder: crate::waitfor::HolderWord,
 }
 
 impl ObjectMeta {
@@ -94,6 +97,7 @@ impl ObjectMeta {
             class: Some(Location::caller()),
             kind,
             name: StdMutex::new(None),
+            holder: crate::waitfor::HolderWord::new(),
         }
     }
 
@@ -108,6 +112,7 @@ impl ObjectMeta {
             class: None,
             kind,
             name: StdMutex::new(None),
+            holder: crate::waitfor::HolderWord::new(),
         }
     }
 
@@ -153,6 +158,20 @@ impl ObjectMeta {
         *self.name.lock().unwrap_or_else(PoisonError::into_inner) = Some(name);
         if self.id.load(Ordering::Acquire) != 0 {
             output::describe_again(self);
+        }
+    }
+
+    /// What kind of object it is.
+    pub(crate) fn kind(&self) -> ObjectKind {
+        self.kind
+    }
+
+    /// The object's name for deadlock reports: its name, else `Kind@file:line`.
+    pub(crate) fn label(&self) -> String {
+        match (self.name(), self.class) {
+            (Some(name), _) => name.to_owned(),
+            (None, Some(c)) => format!("{:?}@{}:{}", self.kind, c.file(), c.line()),
+            (None, None) => format!("{:?}#{}", self.kind, self.id.load(Ordering::Relaxed)),
         }
     }
 
@@ -209,11 +228,22 @@ pub(crate) fn blocking_acquire<G>(
         Err(TryLockError::Poisoned(e)) => Err(e),
         Err(TryLockError::WouldBlock) => {
             record_at(request, site);
+            // Slow path: register the wait (and detect a cycle it closes) before blocking.
+            let wait = crate::waitfor::block_on_lock(meta, mode, site);
             let result = acquire();
+            // The wait ends before the holder word names this thread, so no
+            // snapshot sees a thread waiting for a lock it holds.
+            drop(wait);
+            if mode == Mode::Write {
+                meta.holder.set(this_thread(), site);
+            }
             record_at(acquired(meta.next_seq_held(mode)), site);
             return (lock, result);
         }
     };
+    if mode == Mode::Write {
+        meta.holder.set(this_thread(), site);
+    }
     record_all_at([request, acquired(meta.next_seq_held(mode))], site);
     (lock, result)
 }

@@ -243,6 +243,28 @@ pub(crate) fn describe_again(meta: &ObjectMeta) {
     );
 }
 
+/// `file:line:column` of a described site (for deadlock reports; not on a hot path).
+pub(crate) fn describe_site(id: SiteId) -> Option<String> {
+    let out = output()?;
+    out.descriptions.iter().find_map(|r| match r {
+        Record::Site(s) if s.id == id => Some(format!("{}:{}:{}", s.file, s.line, s.column)),
+        _ => None,
+    })
+}
+
+/// Writes a `Record::Observed` (a finding seen at run time) to the memory copy and the sink.
+pub(crate) fn record_observed(kind: &str, message: &str, json: &str) {
+    let st = state();
+    if let Some(mut out) = output() {
+        let record = Record::Observed {
+            kind: kind.to_owned(),
+            message: message.to_owned(),
+            json: json.to_owned(),
+        };
+        out.write(&st.memory, &[record]);
+    }
+}
+
 /// Writes one batch of `thread`'s events. Callers hold the thread's buffer
 /// lock (or own the events outright), which keeps the batches in program order.
 pub(crate) fn write_events(thread: ThreadId, events: &[Event]) {

@@ -1,0 +1,707 @@
+//! Live deadlock detection: a wait-for graph over every blocking primitive.
+//!
+//! Nothing here runs on an uncontended fast path. A lock records its exclusive
+//! holder with one relaxed store into its own [`HolderWord`]; everything else
+//! happens once a thread is about to block:
+//!
+//! 1. [`block_on`] registers what the thread waits for (and who could wake it)
+//!    in a process-wide registry and walks the wait-for graph from it. A cycle
+//!    through single-owner resources (a lock's holder, a joined thread, an
+//!    initialising `OnceLock`, semaphore permit holders) is reported at once by
+//!    the thread that closes it, before it blocks.
+//! 2. Waits without a single owner (condvar, barrier, channels) are watched by
+//!    a lazily started [`watchdog`] thread that reports when every live
+//!    instrumented thread has been blocked for a whole interval, or when a
+//!    closed group of threads can never be woken.
+//!
+//! Internal API for other primitives (parking_lot, tokio, spin locks):
+//! call [`block_on`] with a [`Resource`] just before blocking, keep the
+//! returned [`WaitGuard`] for the whole wait (never leak it: the registry
+//! reads the resource's owners through it), and, if the wait can be woken,
+//! wait in bounded slices ([`SLICE`]) calling [`WaitGuard::check`] between
+//! them. Locks set and clear their [`HolderWord`] on exclusive acquire/release.
+//!
+//! The registry and the watchdog use std primitives only, never this crate's.
+
+mod graph;
+mod report;
+mod watchdog;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::Write as _;
+use std::marker::PhantomData;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex as StdMutex, MutexGuard as StdMutexGuard, OnceLock, PoisonError};
+use std::time::{Duration, Instant};
+
+pub use report::{BlockedThread, DeadlockReport, Detection, HeldLock};
+use sync_trace::{ObjectKind, SiteId, ThreadId};
+
+use crate::recorder;
+
+/// How long a wakeable wait blocks before it checks for a verdict.
+pub(crate) const SLICE: Duration = Duration::from_millis(10);
+
+/// Environment variable: the action on a detected deadlock (`panic`, `abort`, `report`).
+pub const ON_DEADLOCK_VAR: &str = "INSTRUMENTED_SYNC_ON_DEADLOCK";
+
+/// What to do when a deadlock is detected.
+#[derive(Clone)]
+pub enum DeadlockAction {
+    /// A thread of the deadlock panics with the report (the default).
+    Panic,
+    /// Write the report to stderr (and the trace), then abort the process.
+    Abort,
+    /// Write the report to stderr (and the trace) and keep waiting.
+    Report,
+    /// Call this with the report (and keep waiting). Runs on the thread that
+    /// detected the deadlock: the one closing a cycle, or the watchdog.
+    Callback(Arc<dyn Fn(&DeadlockReport) + Send + Sync>),
+}
+
+impl std::fmt::Debug for DeadlockAction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            DeadlockAction::Panic => "Panic",
+            DeadlockAction::Abort => "Abort",
+            DeadlockAction::Report => "Report",
+            DeadlockAction::Callback(_) => "Callback",
+        })
+    }
+}
+
+static ACTION: StdMutex<Option<DeadlockAction>> = StdMutex::new(None);
+
+/// Sets the action taken on a detected deadlock, overriding `INSTRUMENTED_SYNC_ON_DEADLOCK`.
+///
+/// ```
+/// use instrumented_sync::{DeadlockAction, set_deadlock_action};
+/// set_deadlock_action(DeadlockAction::Report);
+/// set_deadlock_action(DeadlockAction::Panic);
+/// ```
+pub fn set_deadlock_action(action: DeadlockAction) {
+    *ACTION.lock().unwrap_or_else(PoisonError::into_inner) = Some(action);
+}
+
+/// The action in force: the one set by API, else the environment's, else `Panic`.
+/// An unknown environment value is reported once on stderr and ignored.
+pub fn deadlock_action() -> DeadlockAction {
+    if let Some(a) = ACTION
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .clone()
+    {
+        return a;
+    }
+    static FROM_ENV: OnceLock<DeadlockAction> = OnceLock::new();
+    FROM_ENV
+        .get_or_init(|| match std::env::var(ON_DEADLOCK_VAR).as_deref() {
+            Ok("abort") => DeadlockAction::Abort,
+            Ok("report") => DeadlockAction::Report,
+            Ok("panic") | Err(_) => DeadlockAction::Panic,
+            Ok(other) => {
+                eprintln!(
+                    "instrumented_sync: {ON_DEADLOCK_VAR}={other:?} is not panic, abort or report; using panic"
+                );
+                DeadlockAction::Panic
+            }
+        })
+        .clone()
+}
+
+/// Who holds a resource, read by the detector while a waiter is registered.
+pub(crate) trait Owners: Sync {
+    /// Appends the holders (thread id, acquisition site); `false` when they cannot be known now.
+    fn owners(&self, out: &mut Vec<(u32, SiteId)>) -> bool;
+}
+
+/// A lock's exclusive holder: thread id + 1 in the low half, acquisition site
+/// in the high half, 0 when free. Written only by the holder, with plain
+/// relaxed stores; read by the detector under the registry lock (a waiter's
+/// registration orders it after the holder's store).
+#[derive(Debug, Default)]
+pub(crate) struct HolderWord(AtomicU64);
+
+impl HolderWord {
+    /// A free lock.
+    pub(crate) const fn new() -> HolderWord {
+        HolderWord(AtomicU64::new(0))
+    }
+
+    /// The calling thread, `thread`, took the lock exclusively at `site`.
+    #[inline]
+    pub(crate) fn set(&self, thread: ThreadId, site: SiteId) {
+        self.0.store(
+            (u64::from(site.0) << 32) | (u64::from(thread.0) + 1),
+            Ordering::Relaxed,
+        );
+    }
+
+    /// The exclusive holder released the lock.
+    #[inline]
+    pub(crate) fn clear(&self) {
+        self.0.store(0, Ordering::Relaxed);
+    }
+
+    fn get(&self) -> Option<(u32, SiteId)> {
+        let w = self.0.load(Ordering::Relaxed);
+        let low = u32::try_from(w & 0xffff_ffff).unwrap_or(0);
+        let high = u32::try_from(w >> 32).unwrap_or(0);
+        (w != 0).then(|| (low - 1, SiteId(high)))
+    }
+}
+
+impl Owners for HolderWord {
+    fn owners(&self, out: &mut Vec<(u32, SiteId)>) -> bool {
+        match self.get() {
+            Some(h) => {
+                out.push(h);
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+/// Who could end a wait.
+pub(crate) enum Wakers<'a> {
+    /// The holders the resource reports (a lock's holder, semaphore permit holders).
+    Owners(&'a (dyn Owners + 'static)),
+    /// One thread (a joined thread, a `OnceLock`'s initialiser).
+    Thread(ThreadId),
+    /// Possibly any thread (condvar, barrier, channel).
+    Unknown,
+}
+
+/// What a thread is about to wait for.
+pub(crate) struct Resource<'a> {
+    /// The kind of object.
+    pub(crate) kind: ObjectKind,
+    /// Its name for reports.
+    pub(crate) label: String,
+    /// Who could wake the waiter.
+    pub(crate) wakers: Wakers<'a>,
+    /// Whether the waiter waits in slices calling [`WaitGuard::check`] (so a verdict reaches it).
+    pub(crate) wakeable: bool,
+}
+
+/// A raw pointer to a registered waiter's resource.
+struct OwnersPtr(*const (dyn Owners + 'static));
+
+// SAFETY: the pointee is `Sync` (a bound of `Owners`) and is only read
+// through `&` while its waiter's `WaitGuard` is alive (see `snapshot`).
+unsafe impl Send for OwnersPtr {}
+
+enum RawWakers {
+    Owners(OwnersPtr),
+    Thread(u32),
+    Unknown,
+}
+
+struct Entry {
+    id: u64,
+    kind: ObjectKind,
+    label: String,
+    site: SiteId,
+    wakers: RawWakers,
+    wakeable: bool,
+    since: Instant,
+    /// Already part of a report, so it is not reported again.
+    reported: bool,
+}
+
+struct Slot {
+    name: String,
+    thread: Option<std::thread::Thread>,
+    verdict: Arc<Verdict>,
+    wait: Option<Entry>,
+}
+
+/// A report waiting for its thread to act on it.
+#[derive(Default)]
+struct Verdict {
+    set: AtomicBool,
+    report: StdMutex<Option<Arc<DeadlockReport>>>,
+}
+
+struct Registry {
+    threads: BTreeMap<u32, Slot>,
+    next_wait: u64,
+}
+
+static REGISTRY: StdMutex<Registry> = StdMutex::new(Registry {
+    threads: BTreeMap::new(),
+    next_wait: 1,
+});
+
+fn registry() -> StdMutexGuard<'static, Registry> {
+    REGISTRY.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+fn display_name(id: u32, name: Option<&str>) -> String {
+    name.map_or_else(|| format!("thread-{id}"), str::to_owned)
+}
+
+/// The calling thread's registration; dropping it (at thread exit) unregisters.
+struct Registration {
+    id: u32,
+}
+
+impl Registration {
+    fn new() -> Registration {
+        let id = recorder::this_thread().0;
+        let current = std::thread::current();
+        let mut reg = registry();
+        let slot = reg.threads.entry(id).or_insert_with(|| Slot {
+            name: display_name(id, current.name()),
+            thread: None,
+            verdict: Arc::default(),
+            wait: None,
+        });
+        slot.thread = Some(current);
+        Registration { id }
+    }
+}
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        ended(self.id);
+    }
+}
+
+thread_local! {
+    static REGISTERED: Registration = Registration::new();
+}
+
+/// The calling thread's id, registering it as live on first use.
+fn me() -> Option<u32> {
+    REGISTERED.try_with(|r| r.id).ok()
+}
+
+/// Marks the calling thread as live (it may wake others: notify, send, release).
+pub(crate) fn touch() {
+    let _ = me();
+}
+
+/// A thread being spawned through [`crate::thread`]: live from now on (before it
+/// runs), so a parent that blocks at once is not taken for the last live thread.
+pub(crate) fn forked(child: ThreadId, name: Option<&str>) {
+    touch();
+    registry().threads.entry(child.0).or_insert_with(|| Slot {
+        name: display_name(child.0, name),
+        thread: None,
+        verdict: Arc::default(),
+        wait: None,
+    });
+}
+
+/// The calling spawned thread is ending (also when it panics).
+pub(crate) fn thread_ended() {
+    if let Ok(id) = REGISTERED.try_with(|r| r.id) {
+        ended(id);
+    }
+}
+
+fn ended(id: u32) {
+    let mut reg = registry();
+    if reg.threads.remove(&id).is_none() {
+        return;
+    }
+    // Joiners wait in slices; wake them now.
+    for slot in reg.threads.values() {
+        if let Some(Entry {
+            wakers: RawWakers::Thread(t),
+            ..
+        }) = &slot.wait
+            && *t == id
+            && let Some(th) = &slot.thread
+        {
+            th.unpark();
+        }
+    }
+}
+
+/// Whether `thread` is registered and has not ended.
+pub(crate) fn is_live(thread: ThreadId) -> bool {
+    registry().threads.contains_key(&thread.0)
+}
+
+/// Keeps a wait registered; dropping it ends the wait. Must not be leaked.
+#[must_use = "the wait ends when the guard is dropped"]
+pub(crate) struct WaitGuard<'a> {
+    thread: Option<u32>,
+    id: u64,
+    verdict: Option<Arc<Verdict>>,
+    _resource: PhantomData<&'a ()>,
+}
+
+impl WaitGuard<'_> {
+    /// Acts on a verdict the watchdog delivered to this thread, if any (by
+    /// default: panics with the report). Call between wait slices.
+    pub(crate) fn check(&self) {
+        let Some(v) = &self.verdict else { return };
+        if v.set.swap(false, Ordering::AcqRel) {
+            let report = v
+                .report
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .take();
+            if let Some(report) = report {
+                act_here(&report);
+            }
+        }
+    }
+}
+
+impl Drop for WaitGuard<'_> {
+    fn drop(&mut self) {
+        let Some(t) = self.thread else { return };
+        let mut reg = registry();
+        if let Some(slot) = reg.threads.get_mut(&t)
+            && slot.wait.as_ref().is_some_and(|e| e.id == self.id)
+        {
+            slot.wait = None;
+        }
+    }
+}
+
+/// Registers that the calling thread is about to wait for `resource` at
+/// `site`, and reports a deadlock if this wait closes one (by default the
+/// calling thread then panics, before blocking).
+pub(crate) fn block_on(resource: Resource<'_>, site: SiteId) -> WaitGuard<'_> {
+    let inert = WaitGuard {
+        thread: None,
+        id: 0,
+        verdict: None,
+        _resource: PhantomData,
+    };
+    let Some(me) = me() else { return inert };
+    let mut reg = registry();
+    let id = reg.next_wait;
+    reg.next_wait += 1;
+    let Some(slot) = reg.threads.get_mut(&me) else {
+        return inert;
+    };
+    let wakers = match resource.wakers {
+        Wakers::Owners(o) => RawWakers::Owners(OwnersPtr(std::ptr::from_ref(o))),
+        Wakers::Thread(t) => RawWakers::Thread(t.0),
+        Wakers::Unknown => RawWakers::Unknown,
+    };
+    let unknown = matches!(wakers, RawWakers::Unknown);
+    slot.wait = Some(Entry {
+        id,
+        kind: resource.kind,
+        label: resource.label,
+        site,
+        wakers,
+        wakeable: resource.wakeable,
+        since: Instant::now(),
+        reported: false,
+    });
+    let guard = WaitGuard {
+        thread: Some(me),
+        id,
+        verdict: Some(Arc::clone(&slot.verdict)),
+        _resource: PhantomData,
+    };
+    let found = if unknown {
+        None
+    } else {
+        let snap = snapshot(&reg);
+        let members = graph::never_waking(&snap.nodes);
+        members.contains(&me).then(|| {
+            let group = reachable(&snap.nodes, &members, me);
+            mark_reported(&mut reg, &group);
+            build(&reg, &snap, Detection::Cycle, &group, me)
+        })
+    };
+    drop(reg);
+    watchdog::ensure_started();
+    if let Some(draft) = found {
+        let report = Arc::new(draft.finish());
+        publish(&report);
+        act_here(&report);
+    }
+    guard
+}
+
+/// The graph as the detector sees it, with each waiter's holders.
+struct Snapshot {
+    nodes: BTreeMap<u32, graph::Node>,
+    holders: BTreeMap<u32, Vec<(u32, SiteId)>>,
+}
+
+/// Reads every registered wait. Called with the registry locked.
+fn snapshot(reg: &Registry) -> Snapshot {
+    let mut nodes = BTreeMap::new();
+    let mut holders = BTreeMap::new();
+    for (&t, slot) in &reg.threads {
+        let node = match &slot.wait {
+            None => graph::Node::Running,
+            Some(e) => match &e.wakers {
+                RawWakers::Unknown => graph::Node::Blocked(graph::Wakers::Unknown),
+                RawWakers::Thread(x) if reg.threads.contains_key(x) => {
+                    graph::Node::Blocked(graph::Wakers::Known(vec![*x]))
+                }
+                // The joined thread ended: the join is about to return.
+                RawWakers::Thread(_) => graph::Node::Running,
+                RawWakers::Owners(p) => {
+                    let mut out = Vec::new();
+                    // SAFETY: `p` was made from a `&'a dyn Owners` passed to
+                    // `block_on`, whose `WaitGuard<'a>` removes this entry (under
+                    // the registry lock, which we hold) before `'a` can end; so the
+                    // pointee is alive. Exercised by every lock-cycle test
+                    // (tests/waitfor_locks.rs).
+                    let known = unsafe { &*p.0 }.owners(&mut out);
+                    if known && !out.is_empty() {
+                        let ids = out.iter().map(|&(h, _)| h).collect();
+                        holders.insert(t, out);
+                        graph::Node::Blocked(graph::Wakers::Known(ids))
+                    } else if known {
+                        // No holder: the resource is free and the wait about to end.
+                        graph::Node::Running
+                    } else {
+                        graph::Node::Blocked(graph::Wakers::Unknown)
+                    }
+                }
+            },
+        };
+        nodes.insert(t, node);
+    }
+    Snapshot { nodes, holders }
+}
+
+/// The members reachable from `start` through wakers.
+fn reachable(
+    nodes: &BTreeMap<u32, graph::Node>,
+    members: &BTreeSet<u32>,
+    start: u32,
+) -> BTreeSet<u32> {
+    let mut seen = BTreeSet::from([start]);
+    let mut stack = vec![start];
+    while let Some(x) = stack.pop() {
+        if let Some(graph::Node::Blocked(graph::Wakers::Known(w))) = nodes.get(&x) {
+            for &y in w {
+                if members.contains(&y) && seen.insert(y) {
+                    stack.push(y);
+                }
+            }
+        }
+    }
+    seen
+}
+
+fn mark_reported(reg: &mut Registry, group: &BTreeSet<u32>) {
+    for t in group {
+        if let Some(Slot { wait: Some(e), .. }) = reg.threads.get_mut(t) {
+            e.reported = true;
+        }
+    }
+}
+
+/// A report before its sites are resolved (which takes the recorder's lock, so
+/// it happens after the registry lock is released).
+struct Draft {
+    detection: Detection,
+    threads: Vec<DraftThread>,
+    cycle: Vec<String>,
+    actor: String,
+}
+
+struct DraftThread {
+    id: u32,
+    name: String,
+    kind: ObjectKind,
+    label: String,
+    site: SiteId,
+    wakers: Option<Vec<String>>,
+    holds: Vec<(String, SiteId)>,
+}
+
+fn build(
+    reg: &Registry,
+    snap: &Snapshot,
+    detection: Detection,
+    group: &BTreeSet<u32>,
+    actor: u32,
+) -> Draft {
+    let name = |t: u32| {
+        reg.threads
+            .get(&t)
+            .map_or_else(|| display_name(t, None), |s| s.name.clone())
+    };
+    let mut threads = Vec::new();
+    for &t in group {
+        let Some(Slot {
+            wait: Some(e),
+            name: n,
+            ..
+        }) = reg.threads.get(&t)
+        else {
+            continue;
+        };
+        let wakers = match &snap.nodes.get(&t) {
+            Some(graph::Node::Blocked(graph::Wakers::Known(w))) => {
+                Some(w.iter().map(|&x| name(x)).collect())
+            }
+            _ => None,
+        };
+        // The locks of the group this thread holds: those whose waiters name it as holder.
+        let mut holds: Vec<(String, SiteId)> = Vec::new();
+        for (&w, hs) in &snap.holders {
+            if !group.contains(&w) {
+                continue;
+            }
+            for &(h, site) in hs {
+                if h == t
+                    && let Some(Slot { wait: Some(we), .. }) = reg.threads.get(&w)
+                    && we.kind != ObjectKind::Semaphore
+                    && !holds.iter().any(|(l, _)| *l == we.label)
+                {
+                    holds.push((we.label.clone(), site));
+                }
+            }
+        }
+        holds.sort();
+        threads.push(DraftThread {
+            id: t,
+            name: n.clone(),
+            kind: e.kind,
+            label: e.label.clone(),
+            site: e.site,
+            wakers,
+            holds,
+        });
+    }
+    let cycle = graph::cycle_from(&snap.nodes, group, actor)
+        .into_iter()
+        .map(name)
+        .collect();
+    Draft {
+        detection,
+        threads,
+        cycle,
+        actor: name(actor),
+    }
+}
+
+impl Draft {
+    fn finish(self) -> DeadlockReport {
+        let site = |s: SiteId| recorder::describe_site(s).unwrap_or_else(|| "unknown".to_owned());
+        DeadlockReport {
+            detection: self.detection,
+            threads: self
+                .threads
+                .into_iter()
+                .map(|t| BlockedThread {
+                    id: t.id,
+                    name: t.name,
+                    waits_for: t.label,
+                    resource_kind: kind_name(t.kind).to_owned(),
+                    site: site(t.site),
+                    wakers: t.wakers,
+                    holds: t
+                        .holds
+                        .into_iter()
+                        .map(|(lock, s)| HeldLock {
+                            lock,
+                            site: site(s),
+                        })
+                        .collect(),
+                })
+                .collect(),
+            cycle: self.cycle,
+            actor: self.actor,
+        }
+    }
+}
+
+fn kind_name(kind: ObjectKind) -> &'static str {
+    match kind {
+        ObjectKind::Mutex => "mutex",
+        ObjectKind::RwLock => "rwlock",
+        ObjectKind::ReentrantMutex => "reentrant-mutex",
+        ObjectKind::SpinLock => "spinlock",
+        ObjectKind::Condvar => "condvar",
+        ObjectKind::Barrier => "barrier",
+        ObjectKind::Semaphore => "semaphore",
+        ObjectKind::Channel => "channel",
+        ObjectKind::Once => "once",
+        // A join waits for a thread; recorded with the `Variable` kind placeholder never.
+        ObjectKind::Variable => "thread",
+    }
+}
+
+/// The kind used for a join wait (reported as `thread`).
+pub(crate) const THREAD_KIND: ObjectKind = ObjectKind::Variable;
+
+/// Records the report into the trace (flushed at once) and, unless a callback
+/// takes it, writes it to stderr.
+fn publish(report: &DeadlockReport) {
+    recorder::record_observed("observed-deadlock", &report.summary(), &report.to_json());
+    recorder::flush();
+    if !matches!(deadlock_action(), DeadlockAction::Callback(_)) {
+        let mut err = std::io::stderr().lock();
+        let _ = writeln!(err, "instrumented_sync: {report}");
+        let _ = err.flush();
+    }
+}
+
+/// Carries out the action in the thread that must act.
+fn act_here(report: &DeadlockReport) {
+    match deadlock_action() {
+        DeadlockAction::Panic => std::panic::panic_any(report.to_string()),
+        DeadlockAction::Abort => std::process::abort(),
+        DeadlockAction::Report => {}
+        DeadlockAction::Callback(f) => f(report),
+    }
+}
+
+/// The slow path of a blocking lock acquisition (mutex, rwlock read or
+/// write): waits for the exclusive holder when there is one recorded.
+pub(crate) fn block_on_lock(
+    meta: &crate::recorder::ObjectMeta,
+    mode: sync_trace::Mode,
+    site: SiteId,
+) -> WaitGuard<'_> {
+    let _ = mode;
+    block_on(
+        Resource {
+            kind: meta.kind(),
+            label: meta.label(),
+            wakers: Wakers::Owners(&meta.holder),
+            // std's lock cannot be interrupted: a cycle is acted on by the thread closing it.
+            wakeable: false,
+        },
+        site,
+    )
+}
+
+/// A join of `child`: registered as a wait for that thread, in slices (the
+/// child's end unparks the joiner) until `finished` says it has ended.
+pub(crate) fn wait_for_thread(
+    child: ThreadId,
+    loc: &'static std::panic::Location<'static>,
+    finished: impl Fn() -> bool,
+) {
+    if finished() {
+        return;
+    }
+    let label = registry()
+        .threads
+        .get(&child.0)
+        .map_or_else(|| display_name(child.0, None), |s| s.name.clone());
+    let wait = block_on(
+        Resource {
+            kind: THREAD_KIND,
+            label: format!("thread {label}"),
+            wakers: Wakers::Thread(child),
+            wakeable: true,
+        },
+        recorder::site(loc),
+    );
+    while is_live(child) && !finished() {
+        std::thread::park_timeout(SLICE);
+        wait.check();
+    }
+}
