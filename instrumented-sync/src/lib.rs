@@ -42,6 +42,7 @@ pub mod parking_lot;
 mod race_cell;
 mod recorder;
 mod rwlock;
+mod semaphore;
 mod spin;
 pub mod thread;
 mod waitfor;
@@ -59,6 +60,7 @@ pub use recorder::{
     trace_path,
 };
 pub use rwlock::{RwLock, RwLockReadGuard, RwLockWriteGuard};
+pub use semaphore::{Semaphore, SemaphorePermit};
 pub use spin::{SpinLock, SpinLockGuard};
 pub use waitfor::{
     BlockedThread, DeadlockAction, DeadlockReport, Detection, HeldLock, deadlock_action,
