@@ -4,6 +4,14 @@
 //!
 //! Run with `cargo bench -p instrumented-sync --bench race -- --quick`; the
 //! ratios are printed by criterion per group.
+//!
+//! Measured (release, `--quick`, a shared 2-core machine, so ±20%): std
+//! `AtomicU64` load 1.2 ns, store 2.5 ns; instrumented load 42 ns, store 32 ns,
+//! `fetch_add` 44 ns; `RaceCell` get 51 ns, set 41 ns; instrumented `Mutex`
+//! lock+unlock 90 ns (std 12.5 ns). A recorded access is about half an
+//! instrumented lock+unlock (which records two or three events), and about
+//! 15-35× a bare std atomic: the cost is recording the event (site lookup and
+//! buffer push), not the spin lock pairing value and version.
 
 #![allow(missing_docs)]
 
