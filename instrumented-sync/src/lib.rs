@@ -37,6 +37,7 @@ mod check;
 mod condvar;
 pub mod debug;
 mod mutex;
+pub mod mpsc;
 #[cfg(feature = "parking_lot")]
 pub mod parking_lot;
 mod race_cell;
