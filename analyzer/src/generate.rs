@@ -252,8 +252,8 @@ pub fn generate(
     while emitted + owed(total_held, planted) < options.events {
         if !planted && emitted >= plant_at {
             // Empty T0's and T1's stacks, then plant (the budget reserved covers it).
-            for t in 0..2 {
-                while let Some(l) = held[t].pop() {
+            for (t, stack) in held.iter_mut().enumerate().take(2) {
+                while let Some(l) = stack.pop() {
                     owner[l as usize] = u32::MAX;
                     total_held -= 1;
                     let e = GenEvent {
