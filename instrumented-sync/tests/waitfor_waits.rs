@@ -182,7 +182,7 @@ fn timed_waits_are_not_deadlocks() {
 
 #[test]
 fn a_slow_notifier_is_not_a_deadlock() {
-    assert_eq!(run(|| forgotten_notify_slow()), None);
+    assert_eq!(run(forgotten_notify_slow), None);
 }
 
 fn forgotten_notify_slow() {
