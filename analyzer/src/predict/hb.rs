@@ -3,7 +3,7 @@
 //! Memory: a full vector clock per event would cost O(events × threads), too much for
 //! 10M-event traces. A thread's clock only changes in other threads' components at
 //! *receive* events (acquires, joins, wakes, receives, barrier departs, acquire loads,
-//! a forked thread's first event); its own component is just its local event count.
+//! a forked thread's next event); its own component is just its local event count.
 //! So we store, for each ordered pair (receiving thread u, other thread t), the step
 //! function of u's t-component: the list of (u-local position, new value) at each
 //! receive where it grew. `ordered(a, b)` is then one binary search. Memory is
@@ -17,7 +17,7 @@
 //! senders (notify, send, release store) are not copied but rebuilt from the step
 //! functions when received.
 //!
-//! Edges: program order; fork → the child's first event; the child's last event → join;
+//! Edges: program order; fork → the child's next event (its first, unless the trace lists it before the fork); the child's last event → join;
 //! write release → later acquires of the lock, read release → later write/upgradable
 //! acquires, upgradable release → later write/upgradable acquires; notify(n) → wakes
 //! (not timed out) that saw ≥ n notifications (notify(n-1) → notify(n), as the condvar
@@ -106,7 +106,9 @@ impl HappensBefore {
         };
         let mut clocks: Vec<Vec<u32>> = vec![vec![0; n_threads]; n_threads];
         let mut count: Vec<u32> = vec![0; n_threads];
-        let mut fork_clock: HashMap<u32, Vec<u32>> = HashMap::new();
+        // A fork's clock waits for the child's next event. RAPID traces list a child's
+        // `begin` before its fork, so "next" rather than "first" keeps those edges (as RAPID does).
+        let mut fork_clock: Vec<Option<Vec<u32>>> = vec![None; n_threads];
         let mut locks: HashMap<ObjIdx, LockClocks> = HashMap::new();
         let mut notifies: HashMap<(ObjIdx, u64), usize> = HashMap::new();
         let mut sends: HashMap<(ObjIdx, u64), usize> = HashMap::new();
@@ -122,9 +124,7 @@ impl HappensBefore {
 
             // Incoming edges: what this event receives.
             let mut incoming: Vec<u32> = Vec::new();
-            if pos == 0
-                && let Some(c) = fork_clock.remove(&(u as u32))
-            {
+            if let Some(c) = fork_clock[u].take() {
                 join_into(&mut incoming, &c);
             }
             match ev.op {
@@ -218,8 +218,8 @@ impl HappensBefore {
                 }
                 Op::Fork { child } => {
                     let c = child.0 as usize;
-                    if c < n_threads && c != u && count[c] == 0 {
-                        fork_clock.insert(child.0, clocks[u].clone());
+                    if c < n_threads && c != u {
+                        fork_clock[c] = Some(clocks[u].clone());
                     }
                 }
                 Op::Notify { condvar, seq, .. } => {
