@@ -46,6 +46,8 @@ mod rwlock;
 mod semaphore;
 mod spin;
 pub mod thread;
+#[cfg(feature = "tokio")]
+pub mod tokio;
 mod waitfor;
 
 #[cfg(test)]

@@ -108,10 +108,12 @@ impl ThreadBuffer {
             self.make_room();
         }
         for (k, event) in events.into_iter().enumerate() {
+            let slot = self.slots[head.wrapping_add(k) & MASK].get();
             // SAFETY: only the owning thread pushes (the ring is reachable for
-            // writing only through its thread-local `Local`), and there is room:
-            // `head + k - tail < BUFFER_CAPACITY`, so no consumer reads this slot.
-            unsafe { *self.slots[head.wrapping_add(k) & MASK].get() = event };
+            // writing only through its thread-local `Local` and `HOT.ring`), and
+            // there is room: `head + k - tail < BUFFER_CAPACITY`, so no consumer
+            // reads this slot.
+            unsafe { slot.write(event) };
         }
         self.head.0.store(head.wrapping_add(N), Ordering::Release);
     }
@@ -177,6 +179,7 @@ impl Local {
             site: SiteId::UNKNOWN,
         }]);
         output::register_buffer(&buffer);
+        HOT.with(|hot| hot.ring.set(Arc::as_ptr(&buffer)));
         Local {
             buffer,
             ended: Cell::new(false),
@@ -212,6 +215,8 @@ impl Drop for Local {
     fn drop(&mut self) {
         // Runs when the thread exits (for the main thread: inside `exit`), after
         // the thread's other destructors if this one was registered first.
+        // Later events of this thread go straight to the output.
+        HOT.with(|hot| hot.ring.set(std::ptr::null()));
         let was_busy = BUSY.replace(true);
         let _restore = RestoreBusy(was_busy);
         if !self.ended.get() {
@@ -233,8 +238,17 @@ fn site_slot(key: usize) -> usize {
     (key >> 3) & (SITE_CACHE_SLOTS - 1)
 }
 
+/// What every recorded event reads: plain thread-local cells without a
+/// destructor, so that an access is a thread-relative load the compiler inlines.
+struct Hot {
+    /// This thread's ring, owned by its [`LOCAL`] (which clears this before
+    /// releasing it); null before the first event and after `LOCAL` is destroyed.
+    ring: Cell<*const ThreadBuffer>,
+}
+
 thread_local! {
     static LOCAL: Local = Local::register();
+    static HOT: Hot = const { Hot { ring: Cell::new(std::ptr::null()) } };
     // These have no destructors, so they stay usable while thread locals are
     // torn down, and cost a plain thread-relative access.
     static THREAD_ID: Cell<Option<ThreadId>> = const { Cell::new(None) };
@@ -292,6 +306,33 @@ pub(crate) fn record_all_at<const N: usize>(ops: [Op; N], site: SiteId) {
     if BUSY.get() || !super::enabled() {
         return;
     }
+    let ring = HOT.with(|hot| hot.ring.get());
+    if ring.is_null() {
+        return record_slow(ops, site);
+    }
+    for op in ops {
+        trace_event_from(ring, op, site);
+    }
+    // SAFETY: `HOT.ring` is non-null only while this thread's `LOCAL` is alive
+    // and holds an `Arc` of the ring (its destructor nulls the pointer before
+    // releasing it), and only this thread reads it: the ring is alive, and this
+    // thread is its only producer.
+    unsafe { &*ring }.push(ops.map(|op| Event { op, site }));
+}
+
+/// Emits the `tracing` event of `op`, for the thread owning `ring`.
+#[inline(always)]
+fn trace_event_from(ring: *const ThreadBuffer, op: Op, site: SiteId) {
+    if tracing::level_enabled!(tracing::Level::TRACE) {
+        // SAFETY: as in `record_all_at`: the ring is alive while `HOT.ring` points to it.
+        trace_event_slow(unsafe { &*ring }.thread, op, site);
+    }
+}
+
+/// The first event of a thread (registering it), or one after its `LOCAL` was destroyed.
+#[cold]
+#[inline(never)]
+fn record_slow<const N: usize>(ops: [Op; N], site: SiteId) {
     if LOCAL.try_with(|local| local.push(ops, site)).is_err() {
         record_without_buffer(&ops, site);
     }
@@ -344,6 +385,21 @@ fn record_without_buffer(ops: &[Op], site: SiteId) {
         })
         .collect();
     output::write_events(thread, &events);
+}
+
+/// Records `op` as an event of `thread`, a trace thread that is not this OS
+/// thread (an async task), written straight out as a one-event batch. The
+/// caller keeps `thread`'s events in program order (a task runs on one OS
+/// thread at a time, and each event is written before the next begins).
+#[cfg(feature = "tokio")]
+pub(crate) fn record_as(thread: ThreadId, op: Op, site: SiteId) {
+    if BUSY.get() || !super::enabled() {
+        return;
+    }
+    let was_busy = BUSY.replace(true);
+    let _restore = RestoreBusy(was_busy);
+    trace_event(thread, op, site);
+    output::write_events(thread, &[Event { op, site }]);
 }
 
 /// Marks the thread as inside the recorder's output section (holding its
