@@ -20,6 +20,7 @@
 //! thread, one run, several runs) or gated realisations otherwise; nesting and
 //! observed findings count one per event or report.
 
+use std::cell::OnceCell;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
@@ -33,7 +34,7 @@ use crate::graph::lock_order::{event_site, thread_name};
 use crate::graph::{DepRef, LockOrderGraph, LockOrderView, elementary_cycles, lock_ref, site_ref};
 use crate::model::{Mode, Trace, Warning};
 use crate::predict::{
-    DeadlockPattern, Dependencies, DependencyInstance, NestingEvent, Witness, confirm,
+    ClosureIndex, DeadlockPattern, Dependencies, DependencyInstance, NestingEvent, Witness,
     deadlock_patterns, lock_dependencies,
 };
 
@@ -131,10 +132,16 @@ pub fn trace_stats(trace: &Trace, options: &AnalysisOptions) -> TraceStats {
     let start = Instant::now();
     let deps = lock_dependencies(trace);
     let search = deadlock_patterns(&deps.deps, options.max_cycle_len, options.max_cycles);
+    // One closure index serves every pattern of the trace (building it is linear in the trace).
+    let index = (!search.patterns.is_empty()).then(|| ClosureIndex::new(trace));
     let confirmed = search
         .patterns
         .iter()
-        .filter(|p| confirm(trace, &deps.deps, p).is_some())
+        .filter(|p| {
+            index
+                .as_ref()
+                .is_some_and(|ix| ix.confirm(trace, &deps.deps, p).is_some())
+        })
         .count();
     TraceStats {
         source: trace.source.clone(),
@@ -157,7 +164,48 @@ pub const MAX_REALISATIONS: usize = 4096;
 pub const MAX_CONFIRMATIONS: usize = 64;
 
 /// Analyzes `traces` together.
+///
+/// Race detection runs on a second thread while deadlock prediction runs on this one
+/// (they share nothing but the traces); their findings are merged in a fixed order, so
+/// the result does not depend on which finishes first.
 pub fn analyze(traces: &[Trace], options: &AnalysisOptions) -> Analysis {
+    let race_options = crate::race::RaceOptions {
+        lockset: options.lockset,
+        max_pairs: options.max_race_pairs,
+    };
+    let detect_races = || -> Vec<(Vec<String>, Vec<Finding>)> {
+        traces
+            .iter()
+            .map(|trace| {
+                let races = crate::race::detect(trace, &race_options);
+                (
+                    crate::race::limit_messages(trace, &races, &race_options),
+                    crate::race::findings(trace, &races),
+                )
+            })
+            .collect()
+    };
+    std::thread::scope(|scope| {
+        // A panic in the race thread is re-raised here, as if it had run inline.
+        let races = scope.spawn(detect_races);
+        let prediction = predict_all(traces, options);
+        let races = races
+            .join()
+            .unwrap_or_else(|payload| std::panic::resume_unwind(payload));
+        finish(traces, options, prediction, races)
+    })
+}
+
+/// What deadlock prediction leaves for [`finish`]: the graph, the findings so far and the bounds hit.
+struct Prediction {
+    graph: LockOrderGraph,
+    findings: BTreeMap<String, Finding>,
+    in_cycle: BTreeSet<(usize, usize)>,
+    limits: BTreeSet<LimitHit>,
+}
+
+/// Dependencies, the lock-order graph, its cycles and the nesting findings of `traces`.
+fn predict_all(traces: &[Trace], options: &AnalysisOptions) -> Prediction {
     let deps: Vec<Dependencies> = traces.iter().map(lock_dependencies).collect();
     let graph = LockOrderGraph::build(traces, &deps);
     let mut limits: BTreeSet<LimitHit> = BTreeSet::new();
@@ -208,6 +256,7 @@ pub fn analyze(traces: &[Trace], options: &AnalysisOptions) -> Analysis {
         traces,
         deps: &deps,
         graph: &graph,
+        closure: traces.iter().map(|_| OnceCell::new()).collect(),
         findings: BTreeMap::new(),
     };
     let mut in_cycle: BTreeSet<(usize, usize)> = BTreeSet::new();
@@ -232,27 +281,43 @@ pub fn analyze(traces: &[Trace], options: &AnalysisOptions) -> Analysis {
             }
         }
     }
-    let race_options = crate::race::RaceOptions {
-        lockset: options.lockset,
-        max_pairs: options.max_race_pairs,
-    };
-    for trace in traces {
-        let races = crate::race::detect(trace, &race_options);
-        for message in crate::race::limit_messages(trace, &races, &race_options) {
+    let findings = context.findings;
+    Prediction {
+        graph,
+        findings,
+        in_cycle,
+        limits,
+    }
+}
+
+/// Merges race and observed findings into `prediction` and builds the [`Analysis`].
+fn finish(
+    traces: &[Trace],
+    options: &AnalysisOptions,
+    prediction: Prediction,
+    races: Vec<(Vec<String>, Vec<Finding>)>,
+) -> Analysis {
+    let Prediction {
+        graph,
+        mut findings,
+        in_cycle,
+        mut limits,
+    } = prediction;
+    for (messages, race_findings) in races {
+        for message in messages {
             limits.insert(LimitHit { message });
         }
-        for f in crate::race::findings(trace, &races) {
-            context.add(f);
+        for f in race_findings {
+            merge_finding(&mut findings, f);
         }
     }
     for trace in traces {
         for report in &trace.observed {
-            let f = observed_finding(trace, report);
-            context.add(f);
+            merge_finding(&mut findings, observed_finding(trace, report));
         }
     }
 
-    let mut findings: Vec<Finding> = context.findings.into_values().collect();
+    let mut findings: Vec<Finding> = findings.into_values().collect();
     let rank = |k: FindingKind| {
         FindingKind::ALL
             .iter()
@@ -346,26 +411,15 @@ struct Context<'a> {
     traces: &'a [Trace],
     deps: &'a [Dependencies],
     graph: &'a LockOrderGraph,
+    /// Per trace, the sync-preserving closure index, built on the first confirmation it serves.
+    closure: Vec<OnceCell<ClosureIndex>>,
     findings: BTreeMap<String, Finding>,
 }
 
 impl Context<'_> {
     /// Adds `f`, merging it into an earlier finding with the same id.
     fn add(&mut self, f: Finding) {
-        match self.findings.get_mut(&f.id) {
-            Some(existing) => {
-                existing.occurrences += f.occurrences;
-                existing.traces.extend(f.traces);
-                existing.traces.sort();
-                existing.traces.dedup();
-                existing.threads.extend(f.threads);
-                existing.threads.sort();
-                existing.threads.dedup();
-            }
-            None => {
-                self.findings.insert(f.id.clone(), f);
-            }
-        }
+        merge_finding(&mut self.findings, f);
     }
 
     /// Classifies one elementary cycle and adds its finding; false when it is no hazard
@@ -405,7 +459,8 @@ impl Context<'_> {
                     continue;
                 }
                 *tried += 1;
-                match confirm(trace, deps, p) {
+                let index = self.closure[*t].get_or_init(|| ClosureIndex::new(trace));
+                match index.confirm(trace, deps, p) {
                     Some(w) => {
                         // The witness lists acquisitions in pattern order; map them to steps.
                         real.events = real
@@ -853,6 +908,24 @@ impl Context<'_> {
                 .into_iter()
                 .collect(),
             occurrences,
+        }
+    }
+}
+
+/// Adds `f` to `findings`, merging it into an earlier finding with the same id.
+fn merge_finding(findings: &mut BTreeMap<String, Finding>, f: Finding) {
+    match findings.get_mut(&f.id) {
+        Some(existing) => {
+            existing.occurrences += f.occurrences;
+            existing.traces.extend(f.traces);
+            existing.traces.sort();
+            existing.traces.dedup();
+            existing.threads.extend(f.threads);
+            existing.threads.sort();
+            existing.threads.dedup();
+        }
+        None => {
+            findings.insert(f.id.clone(), f);
         }
     }
 }
