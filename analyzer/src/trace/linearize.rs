@@ -8,6 +8,11 @@
 //!   `notified_seen = n` after every notification numbered `≤ n`;
 //! * every `BarrierArrive` of a generation before any `BarrierDepart` of it;
 //! * `Send { seq }` before `Recv { seq }` on a channel;
+//! * atomic accesses of one variable in version order: the write of version
+//!   `v` after the write of `v - 1` and every read of `v - 1`, a read of `v`
+//!   after the write of `v` (the recorder numbers versions 1, 2, … per atomic,
+//!   0 being the initial value; versions whose predecessor was never recorded
+//!   are not constrained);
 //! * a `Fork` before the child's first event, the child's last event before a `Join`.
 //!
 //! These are precedence edges between events, so a greedy merge that emits any
@@ -72,6 +77,10 @@ enum Key {
     Barrier(ObjectId, u64),
     /// The send of this message.
     Send(ObjectId, u64),
+    /// The atomic variable to reach this version.
+    Version(ObjectId, u64),
+    /// Every read of this version of the atomic variable.
+    ReadsDone(ObjectId, u64),
     /// The thread (by position) to finish.
     Done(usize),
     /// The thread (by position) to be forked.
@@ -88,6 +97,24 @@ struct SeqOrder {
 impl SeqOrder {
     fn head(&self) -> Option<u64> {
         self.seqs.get(self.next).copied()
+    }
+}
+
+/// The recorded versions of one atomic variable and how far the merge has got.
+#[derive(Debug, Default)]
+struct AtomicVersions {
+    /// The latest version emitted (starts at the version before the first recorded write).
+    current: u64,
+    /// Versions some recorded write produced.
+    written: crate::model::fast_hash::FastHashSet<u64>,
+    /// Reads of each version not yet emitted.
+    reads_left: FastHashMap<u64, usize>,
+}
+
+impl AtomicVersions {
+    /// Whether the write of `version` is recorded, so waiting for it cannot hang.
+    fn will_reach(&self, version: u64) -> bool {
+        version <= self.current || self.written.contains(&version)
     }
 }
 
@@ -109,6 +136,7 @@ struct Merger<'a> {
     notifies: FastHashMap<ObjectId, SeqOrder>,
     barriers: FastHashMap<(ObjectId, u64), (usize, usize)>,
     sends: FastHashMap<(ObjectId, u64), usize>,
+    atomics: FastHashMap<ObjectId, AtomicVersions>,
     forks_total: Vec<usize>,
     forks_done: Vec<usize>,
     waiting: FastHashMap<Key, Vec<usize>>,
@@ -165,6 +193,25 @@ impl Merger<'_> {
             Op::Recv { channel, seq } => {
                 let unsent = self.sends.get(&(channel, seq)).copied().unwrap_or(0);
                 (unsent > 0).then_some(Key::Send(channel, seq))
+            }
+            Op::Access {
+                var,
+                write,
+                order: Some(_),
+                version,
+            } => {
+                let a = self.atomics.get(&var)?;
+                if !write {
+                    return (a.current < version && a.will_reach(version))
+                        .then_some(Key::Version(var, version));
+                }
+                let before = version.checked_sub(1)?;
+                if a.current < before {
+                    return a.will_reach(before).then_some(Key::Version(var, before));
+                }
+                let unread =
+                    a.current == before && a.reads_left.get(&before).is_some_and(|&n| n > 0);
+                unread.then_some(Key::ReadsDone(var, before))
             }
             Op::Join { child } => match self.position_of.get(&child) {
                 // A thread joining itself would wait forever; let it pass.
@@ -235,6 +282,27 @@ impl Merger<'_> {
                     self.wake(Key::Send(channel, seq));
                 }
             }
+            Op::Access {
+                var,
+                write,
+                order: Some(_),
+                version,
+            } => {
+                let a = self.atomics.get_mut(&var).expect("collected");
+                if write {
+                    a.current = a.current.max(version);
+                    let unread = a.reads_left.get(&version).is_some_and(|&n| n > 0);
+                    self.wake(Key::Version(var, version));
+                    if !unread {
+                        self.wake(Key::ReadsDone(var, version));
+                    }
+                } else if let Some(n) = a.reads_left.get_mut(&version) {
+                    *n -= 1;
+                    if *n == 0 {
+                        self.wake(Key::ReadsDone(var, version));
+                    }
+                }
+            }
             Op::Fork { child } => {
                 if let Some(&c) = self.position_of.get(&child) {
                     self.forks_done[c] += 1;
@@ -258,6 +326,8 @@ fn describe(key: Key, threads: &[ThreadEvents]) -> String {
         Key::Wake(o) => format!("earlier notifications of condvar {}", o.0),
         Key::Barrier(o, g) => format!("all arrivals of generation {g} at barrier {}", o.0),
         Key::Send(o, s) => format!("the send of message {s} on channel {}", o.0),
+        Key::Version(o, v) => format!("the write of version {v} of atomic {}", o.0),
+        Key::ReadsDone(o, v) => format!("the reads of version {v} of atomic {}", o.0),
         Key::Done(t) => format!("thread {} to finish", threads[t].id.0),
         Key::Forked(t) => format!("the fork of thread {}", threads[t].id.0),
     }
@@ -275,6 +345,7 @@ pub(crate) fn linearize(threads: &[ThreadEvents]) -> Merged {
         notifies: FastHashMap::default(),
         barriers: FastHashMap::default(),
         sends: FastHashMap::default(),
+        atomics: FastHashMap::default(),
         forks_total: vec![0; n],
         forks_done: vec![0; n],
         waiting: FastHashMap::default(),
@@ -296,6 +367,19 @@ pub(crate) fn linearize(threads: &[ThreadEvents]) -> Merged {
                     generation,
                 } => m.barriers.entry((barrier, generation)).or_default().0 += 1,
                 Op::Send { channel, seq } => *m.sends.entry((channel, seq)).or_default() += 1,
+                Op::Access {
+                    var,
+                    write,
+                    order: Some(_),
+                    version,
+                } => {
+                    let a = m.atomics.entry(var).or_default();
+                    if write {
+                        a.written.insert(version);
+                    } else {
+                        *a.reads_left.entry(version).or_default() += 1;
+                    }
+                }
                 Op::Fork { child } => {
                     if let Some(&c) = m.position_of.get(&child) {
                         m.forks_total[c] += 1;
@@ -307,6 +391,10 @@ pub(crate) fn linearize(threads: &[ThreadEvents]) -> Merged {
     }
     for order in m.locks.values_mut().chain(m.notifies.values_mut()) {
         order.seqs.sort_unstable();
+    }
+    for a in m.atomics.values_mut() {
+        // Start just before the first recorded write (0, the initial value, for a full recording).
+        a.current = a.written.iter().min().map_or(0, |&v| v.saturating_sub(1));
     }
     for t in 0..n {
         m.schedule(t);
