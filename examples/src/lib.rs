@@ -107,6 +107,30 @@ pub const SCENARIOS: &[Scenario] = &[
         run: scenarios::publish::write_under_read_lock,
         expect: Expect::Flagged,
     },
+    Scenario {
+        name: "parking_lot_transfer_naive",
+        description: "The bank transfer on parking_lot mutexes (instrumented through lock_api): opposite lock orders.",
+        run: scenarios::parking_lot_transfer::naive,
+        expect: Expect::Flagged,
+    },
+    Scenario {
+        name: "parking_lot_transfer_ordered",
+        description: "The parking_lot transfer with the lower account locked first: no cycle.",
+        run: scenarios::parking_lot_transfer::ordered,
+        expect: Expect::Clean,
+    },
+    Scenario {
+        name: "async_lock_order_naive",
+        description: "Two tokio tasks hold one warehouse's async mutex across an await and lock the other, in opposite orders.",
+        run: scenarios::async_locks::lock_order_naive,
+        expect: Expect::Flagged,
+    },
+    Scenario {
+        name: "async_lock_order_ordered",
+        description: "The same tasks, both locking north before south: clean.",
+        run: scenarios::async_locks::lock_order_ordered,
+        expect: Expect::Clean,
+    },
 ];
 
 /// The scenario called `name`.

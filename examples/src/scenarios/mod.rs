@@ -1,8 +1,10 @@
 //! The scenarios, one module per seed-material example.
 
+pub mod async_locks;
 pub mod bank_transfer;
 pub mod counter_object;
 pub mod dining_philosophers;
+pub mod parking_lot_transfer;
 pub mod producer_consumer;
 pub mod publish;
 pub mod racy_counter;
