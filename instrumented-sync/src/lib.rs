@@ -38,6 +38,7 @@ mod condvar;
 pub mod debug;
 mod mutex;
 pub mod mpsc;
+mod once;
 #[cfg(feature = "parking_lot")]
 pub mod parking_lot;
 mod race_cell;
@@ -46,6 +47,8 @@ mod rwlock;
 mod semaphore;
 mod spin;
 pub mod thread;
+#[cfg(feature = "tracing-layer")]
+pub mod tracing_layer;
 #[cfg(feature = "tokio")]
 pub mod tokio;
 mod waitfor;
@@ -57,6 +60,7 @@ pub use barrier::{Barrier, BarrierWaitResult};
 pub use check::{DEADLOCK_KINDS, assert_no_deadlock_risk, findings};
 pub use condvar::Condvar;
 pub use mutex::{Mutex, MutexGuard};
+pub use once::{LazyLock, OnceLock};
 pub use race_cell::RaceCell;
 pub use recorder::{
     DEFAULT_MEMORY_CAP, FileSink, MemorySink, Sink, dropped_events, flush, recorded, set_sink,
@@ -72,7 +76,7 @@ pub use waitfor::{
 // std's result and error types, so code matching on them compiles unchanged,
 // and the std::sync items that involve no locking.
 pub use std::sync::{
-    Arc, LockResult, Once, OnceLock, OnceState, PoisonError, TryLockError, TryLockResult,
+    Arc, LockResult, Once, OnceState, PoisonError, TryLockError, TryLockResult,
     WaitTimeoutResult, Weak,
 };
 
