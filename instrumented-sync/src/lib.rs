@@ -47,10 +47,10 @@ mod rwlock;
 mod semaphore;
 mod spin;
 pub mod thread;
-#[cfg(feature = "tracing-layer")]
-pub mod tracing_layer;
 #[cfg(feature = "tokio")]
 pub mod tokio;
+#[cfg(feature = "tracing-layer")]
+pub mod tracing_layer;
 mod waitfor;
 
 #[cfg(test)]
