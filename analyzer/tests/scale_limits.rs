@@ -223,3 +223,34 @@ fn generator_is_deterministic_and_exact() {
     let analysis = analyze(std::slice::from_ref(&clean), &AnalysisOptions::default());
     assert!(analysis.findings.is_empty(), "{:?}", analysis.findings);
 }
+
+#[test]
+fn a_hundred_thousand_threads_skip_race_detection_with_a_reported_limit() {
+    // Dense vector clocks would need 100,000² words (40 GB): race detection refuses the
+    // trace with a limit, and deadlock prediction still finds the planted cycle.
+    let trace = generated(&GenerateOptions {
+        events: 300_000,
+        threads: 100_000,
+        locks: 1_000,
+        vars: 100,
+        depth: 2,
+        plant_cycle: true,
+        ..GenerateOptions::default()
+    });
+    let analysis = analyze(std::slice::from_ref(&trace), &AnalysisOptions::default());
+    assert_eq!(analysis.summary.threads, 100_000);
+    assert!(
+        analysis
+            .findings
+            .iter()
+            .any(|f| f.kind.as_str() == "predicted-deadlock")
+    );
+    assert!(
+        analysis
+            .limits
+            .iter()
+            .any(|l| l.message.contains("race detection skipped: 100000 threads")),
+        "{:?}",
+        analysis.limits
+    );
+}

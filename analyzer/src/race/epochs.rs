@@ -115,6 +115,9 @@ fn join_into(dst: &mut Vec<u32>, src: &[u32]) {
 
 impl VectorClocks {
     /// Clocks for `n_threads` threads (every thread index of the trace must be below it).
+    ///
+    /// The clocks are dense: `n_threads²` words. [`crate::race::detect`] refuses traces with
+    /// more than [`crate::race::MAX_RACE_THREADS`] threads instead of calling this.
     pub fn new(n_threads: usize) -> VectorClocks {
         VectorClocks {
             n: n_threads,
@@ -154,8 +157,9 @@ impl VectorClocks {
         let pos = self.count[u];
         self.count[u] += 1;
         self.clocks[u * n + u] = pos + 1;
+        // The scratch clock is all zeros here: it is cleared after every receive below,
+        // so events that receive nothing cost O(1) rather than O(threads).
         let mut received = false;
-        self.scratch.iter_mut().for_each(|c| *c = 0);
         match ev.op {
             Op::Acquire { lock, mode, .. } => {
                 if let Some(lc) = self.locks.get(&lock) {
@@ -220,6 +224,7 @@ impl VectorClocks {
                     *c = s;
                 }
             }
+            self.scratch.iter_mut().for_each(|c| *c = 0);
         }
         pos + 1
     }

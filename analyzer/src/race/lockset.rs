@@ -181,7 +181,8 @@ pub struct ForkJoinClocks {
 }
 
 impl ForkJoinClocks {
-    /// Clocks for `n` threads.
+    /// Clocks for `n` threads: dense, `n²` words, so [`crate::race::detect`] bounds `n` by
+    /// [`crate::race::MAX_RACE_THREADS`].
     pub fn new(n: usize) -> ForkJoinClocks {
         ForkJoinClocks {
             n,

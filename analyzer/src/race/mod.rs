@@ -108,7 +108,15 @@ pub struct RaceReport {
     pub stale_receives: u64,
     /// Variable accesses examined.
     pub accesses: u64,
+    /// Threads of a trace refused for having more than [`MAX_RACE_THREADS`] (0 when analysed):
+    /// nothing was examined then.
+    pub too_many_threads: usize,
 }
+
+/// Most threads a trace may have for race detection. Its vector clocks are dense
+/// (threads² words, twice with lockset mode), so 16,384 threads cost up to 1 GiB each;
+/// above this the trace is refused with a reported limit instead of exhausting memory.
+pub const MAX_RACE_THREADS: usize = 16_384;
 
 /// Raw reports before resolution.
 #[derive(Default)]
@@ -133,6 +141,12 @@ pub fn detect(trace: &Trace, options: &RaceOptions) -> RaceReport {
             .max()
             .unwrap_or(0),
     );
+    if n > MAX_RACE_THREADS {
+        return RaceReport {
+            too_many_threads: n,
+            ..RaceReport::default()
+        };
+    }
     let mut clocks = VectorClocks::new(n);
     let mut fj = options.lockset.then(|| ForkJoinClocks::new(n));
     let mut sets = Locksets::default();
@@ -262,6 +276,7 @@ pub fn detect(trace: &Trace, options: &RaceOptions) -> RaceReport {
         truncated: out.truncated,
         stale_receives: clocks.stale_receives,
         accesses,
+        too_many_threads: 0,
     }
 }
 
@@ -319,6 +334,12 @@ pub fn limit_messages(trace: &Trace, report: &RaceReport, options: &RaceOptions)
         out.push(format!(
             "{}: race reports stopped at {} pairs per kind; raise with --max-race-pairs",
             trace.source, options.max_pairs
+        ));
+    }
+    if report.too_many_threads > 0 {
+        out.push(format!(
+            "{}: race detection skipped: {} threads, more than the {} its dense vector clocks allow",
+            trace.source, report.too_many_threads, MAX_RACE_THREADS
         ));
     }
     if report.stale_receives > 0 {
