@@ -35,7 +35,7 @@ use crate::graph::{DepRef, LockOrderGraph, LockOrderView, elementary_cycles, loc
 use crate::model::{Mode, Trace, Warning};
 use crate::predict::{
     ClosureIndex, DeadlockPattern, Dependencies, DependencyInstance, NestingEvent, Witness,
-    deadlock_patterns, lock_dependencies,
+    deadlock_patterns, lock_dependencies_bounded,
 };
 
 /// Settings of an analysis run.
@@ -51,6 +51,9 @@ pub struct AnalysisOptions {
     pub lockset: bool,
     /// Most race pairs reported per kind and trace (see [`crate::race::RaceOptions`]).
     pub max_race_pairs: usize,
+    /// Most held locks (the innermost) a lock dependency records; deeper nesting is
+    /// reported as a limit (see [`crate::predict::lock_dependencies_bounded`]).
+    pub max_held: usize,
 }
 
 impl Default for AnalysisOptions {
@@ -64,6 +67,7 @@ impl Default for AnalysisOptions {
                 .collect(),
             lockset: false,
             max_race_pairs: crate::race::DEFAULT_MAX_RACE_PAIRS,
+            max_held: crate::predict::DEFAULT_MAX_HELD,
         }
     }
 }
@@ -130,7 +134,7 @@ pub struct TraceStats {
 /// Runs the deadlock prediction of one trace and counts what it found.
 pub fn trace_stats(trace: &Trace, options: &AnalysisOptions) -> TraceStats {
     let start = Instant::now();
-    let deps = lock_dependencies(trace);
+    let deps = lock_dependencies_bounded(trace, options.max_held);
     let search = deadlock_patterns(&deps.deps, options.max_cycle_len, options.max_cycles);
     // One closure index serves every pattern of the trace (building it is linear in the trace).
     let index = (!search.patterns.is_empty()).then(|| ClosureIndex::new(trace));
@@ -206,7 +210,10 @@ struct Prediction {
 
 /// Dependencies, the lock-order graph, its cycles and the nesting findings of `traces`.
 fn predict_all(traces: &[Trace], options: &AnalysisOptions) -> Prediction {
-    let deps: Vec<Dependencies> = traces.iter().map(lock_dependencies).collect();
+    let deps: Vec<Dependencies> = traces
+        .iter()
+        .map(|t| lock_dependencies_bounded(t, options.max_held))
+        .collect();
     let graph = LockOrderGraph::build(traces, &deps);
     let mut limits: BTreeSet<LimitHit> = BTreeSet::new();
 
@@ -232,6 +239,17 @@ fn predict_all(traces: &[Trace], options: &AnalysisOptions) -> Prediction {
         });
     }
 
+    for (trace, d) in traces.iter().zip(&deps) {
+        if d.held_truncated > 0 {
+            limits.insert(LimitHit {
+                message: format!(
+                    "{}: {} acquisitions held more than {} other locks; their dependencies keep \
+                     the innermost {}; raise with --max-held",
+                    trace.source, d.held_truncated, d.max_held, d.max_held
+                ),
+            });
+        }
+    }
     // Deadlock patterns per trace, keyed by the graph cycle they realise.
     let mut patterns_of: BTreeMap<Vec<usize>, Vec<(usize, DeadlockPattern)>> = BTreeMap::new();
     for (t, trace) in traces.iter().enumerate() {
@@ -769,11 +787,11 @@ impl Context<'_> {
                 let pos = self.held_pos(d, cycle[i]);
                 let held_at = match (inst, pos) {
                     (Some(inst), Some(pos)) => {
-                        inst.held_acquires.get(pos).map(|&e| event_site(trace, e))
+                        self.deps[d.trace].held_sites(dep, inst).get(pos).copied()
                     }
                     _ => None,
                 };
-                let wanted_at = inst.map(|inst| event_site(trace, inst.acquire));
+                let wanted_at = inst.map(|inst| inst.site);
                 let mut thread = thread_name(trace, dep.thread.0 as usize);
                 if cross_run {
                     thread = format!("{thread} [{}]", trace.source);

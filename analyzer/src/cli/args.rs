@@ -73,6 +73,10 @@ pub struct BoundArgs {
     /// Most race pairs reported per kind and trace before reporting stops (and says so).
     #[arg(long, value_name = "N", default_value_t = AnalysisOptions::default().max_race_pairs)]
     pub max_race_pairs: usize,
+    /// Most held locks (the innermost) recorded per lock dependency; deeper nesting loses
+    /// the edges from its outer locks (and says so). At least 1.
+    #[arg(long, value_name = "N", default_value_t = AnalysisOptions::default().max_held, value_parser = parse_max_held)]
+    pub max_held: usize,
 }
 
 /// `analyzer check`.
@@ -238,6 +242,14 @@ fn parse_cycle_len(s: &str) -> Result<usize, String> {
     match s.parse::<usize>() {
         Ok(n) if n >= 2 => Ok(n),
         Ok(_) => Err("a lock-order cycle has at least 2 locks".to_owned()),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+fn parse_max_held(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(n) if n >= 1 => Ok(n),
+        Ok(_) => Err("a lock dependency holds at least 1 lock".to_owned()),
         Err(e) => Err(e.to_string()),
     }
 }

@@ -88,6 +88,7 @@ fn analysis_options(
         fail_on,
         lockset: bounds.lockset,
         max_race_pairs: bounds.max_race_pairs,
+        max_held: bounds.max_held,
     }
 }
 

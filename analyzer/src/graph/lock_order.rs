@@ -15,12 +15,13 @@
 //!   the same trace (merging those would invent self-loops and hide real
 //!   nesting of two instances).
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet};
 
 use petgraph::graph::{DiGraph, NodeIndex};
 
 use super::{EdgeWitness, GraphEdge, GraphNode, LockOrderView};
 use crate::finding::{LockRef, SiteRef};
+use crate::model::fast_hash::FastHashSet;
 use crate::model::{ObjIdx, ObjectKind, Site, SiteIdx, Trace};
 use crate::predict::Dependencies;
 
@@ -165,10 +166,11 @@ impl LockOrderGraph {
         // instance (per acquisition event), and building their strings for each one
         // dominated the analysis of large traces. Strings are made once per distinct witness.
         type RawWitness = (usize, u32, SiteIdx, SiteIdx);
-        let mut edges: BTreeMap<(NodeIndex, NodeIndex), (BTreeSet<DepRef>, HashSet<RawWitness>)> =
-            BTreeMap::new();
+        let mut edges: BTreeMap<
+            (NodeIndex, NodeIndex),
+            (BTreeSet<DepRef>, FastHashSet<RawWitness>),
+        > = BTreeMap::new();
         for (t, d) in deps.iter().enumerate().take(traces.len()) {
-            let trace = &traces[t];
             for (di, dep) in d.deps.iter().enumerate() {
                 let to = node_of[&(t, dep.lock)];
                 // The edges of this dependency, one per held lock other than `to`.
@@ -188,15 +190,14 @@ impl LockOrderGraph {
                 }
                 // Instances outermost: each acquisition's site is looked up once (the
                 // events array is large, so these lookups are cache misses).
-                let mut raws: Vec<HashSet<RawWitness>> = vec![HashSet::new(); targets.len()];
+                let mut raws: Vec<FastHashSet<RawWitness>> =
+                    vec![FastHashSet::default(); targets.len()];
                 for inst in &dep.instances {
-                    let acquired_at = event_site(trace, inst.acquire);
+                    // Sites were recorded with the dependency: the event array is not touched.
+                    let held_sites = d.held_sites(dep, inst);
                     for (raw, &(pos, _)) in raws.iter_mut().zip(&targets) {
-                        let held_at = inst
-                            .held_acquires
-                            .get(pos)
-                            .map_or(SiteIdx::UNKNOWN, |&e| event_site(trace, e));
-                        raw.insert((t, dep.thread.0, held_at, acquired_at));
+                        let held_at = held_sites.get(pos).copied().unwrap_or(SiteIdx::UNKNOWN);
+                        raw.insert((t, dep.thread.0, held_at, inst.site));
                     }
                 }
                 for (raw, (_, key)) in raws.into_iter().zip(targets) {

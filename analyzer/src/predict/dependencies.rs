@@ -4,11 +4,14 @@
 //! reentrant lock taken twice appears twice, a recursive read too). Releases
 //! remove the most recent matching entry, so out-of-order releases work.
 
-use std::collections::{HashMap, HashSet};
-
+use crate::model::fast_hash::{FastHashMap, FastHashSet};
 use crate::model::{Attempt, Mode, ObjIdx, ObjectKind, Op, SiteIdx, ThreadIdx, Trace};
 
 /// One concrete acquisition behind a [`LockDependency`].
+///
+/// The acquisitions of the held locks live in one flat array of the [`Dependencies`]
+/// (no allocation per acquisition); read them with [`Dependencies::held_acquires`] and
+/// [`Dependencies::held_sites`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DependencyInstance {
     /// Index in `trace.events` of the blocking `Acquire` (its `Request`, if any, precedes it).
@@ -17,8 +20,11 @@ pub struct DependencyInstance {
     pub acquire: usize,
     /// Index in `trace.events` of the `Request` event, when the trace has one.
     pub request: Option<usize>,
-    /// For each lock in [`LockDependency::held`], in the same order: index of the `Acquire` that took it.
-    pub held_acquires: Vec<usize>,
+    /// Site of the `acquire` event.
+    pub site: SiteIdx,
+    /// Start of this instance's entries in the flat held arrays (one per lock of
+    /// [`LockDependency::held`], in the same order).
+    pub held_start: usize,
 }
 
 impl DependencyInstance {
@@ -68,6 +74,9 @@ pub struct NestingEvent {
     pub acquire: usize,
 }
 
+/// Most held locks a dependency records by default (see [`lock_dependencies_bounded`]).
+pub const DEFAULT_MAX_HELD: usize = 64;
+
 /// Everything derived from the held sets of one trace.
 ///
 /// Nesting events are deduplicated by (thread, lock, held lock), keeping the first
@@ -82,6 +91,33 @@ pub struct Dependencies {
     pub recursive_reads: Vec<NestingEvent>,
     /// Nested blocking acquisitions of two distinct instances of one lock class (known class sites only).
     pub same_class: Vec<NestingEvent>,
+    /// The bound on held-set size these dependencies were collected with.
+    pub max_held: usize,
+    /// Acquisitions made while holding more than `max_held` other locks: their dependency
+    /// keeps only the `max_held` innermost ones (edges from outer locks are lost).
+    pub held_truncated: u64,
+    /// Flat array of held-lock acquisitions (event indices), indexed by
+    /// [`DependencyInstance::held_start`].
+    held_acquires: Vec<usize>,
+    /// Sites of those acquisitions, parallel to `held_acquires`.
+    held_sites: Vec<SiteIdx>,
+}
+
+impl Dependencies {
+    /// For each lock in `dep.held`, in the same order: the index of the `Acquire` of `inst`'s
+    /// held set that took it (`inst` must be one of `dep.instances`).
+    pub fn held_acquires(&self, dep: &LockDependency, inst: &DependencyInstance) -> &[usize] {
+        self.held_acquires
+            .get(inst.held_start..inst.held_start + dep.held.len())
+            .unwrap_or(&[])
+    }
+
+    /// The sites of [`Dependencies::held_acquires`], in the same order.
+    pub fn held_sites(&self, dep: &LockDependency, inst: &DependencyInstance) -> &[SiteIdx] {
+        self.held_sites
+            .get(inst.held_start..inst.held_start + dep.held.len())
+            .unwrap_or(&[])
+    }
 }
 
 /// One entry of a thread's held list.
@@ -90,6 +126,9 @@ struct HeldEntry {
     lock: ObjIdx,
     mode: Mode,
     acquire: usize,
+    site: SiteIdx,
+    /// No deeper entry of the list holds the same lock: this is its outermost acquisition.
+    outermost: bool,
 }
 
 /// Whether acquiring `lock` in `mode` blocks on the same thread already holding it in `held_mode`.
@@ -110,34 +149,49 @@ struct BlockingAcquisition {
     mode: Mode,
     at: usize,
     request: Option<usize>,
+    site: SiteIdx,
 }
 
-/// The deduplication key of a dependency: (thread, lock, mode, held set).
-type DependencyKey = (ThreadIdx, ObjIdx, Mode, Vec<(ObjIdx, Mode)>);
+/// Which list of [`Dependencies`] a nesting event goes to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+enum NestingList {
+    SelfDeadlock,
+    RecursiveRead,
+    SameClass,
+}
+
+/// The deduplication key of a dependency: (thread, lock, mode, interned held set).
+type DependencyKey = (ThreadIdx, ObjIdx, Mode, u32);
 
 /// Accumulates dependencies and nesting events while walking the trace.
 #[derive(Default)]
 struct DependencyCollector {
+    max_held: usize,
     deps: Vec<LockDependency>,
-    dep_ids: HashMap<DependencyKey, usize>,
+    dep_ids: FastHashMap<DependencyKey, usize>,
+    /// Interned held sets (sorted by lock), looked up by slice so a known set costs no allocation.
+    held_sets: FastHashMap<Box<[(ObjIdx, Mode)]>, u32>,
     deps_out: Dependencies,
-    seen_nesting: HashSet<(u8, ThreadIdx, ObjIdx, ObjIdx)>,
+    seen_nesting: FastHashSet<(NestingList, ThreadIdx, ObjIdx, ObjIdx)>,
+    /// Scratch: the held set of the current acquisition (reused, never reallocated once grown).
+    set: Vec<HeldEntry>,
+    key: Vec<(ObjIdx, Mode)>,
 }
 
 impl DependencyCollector {
-    fn nesting(&mut self, list: u8, event: NestingEvent) {
+    fn nesting(&mut self, list: NestingList, event: NestingEvent) {
         let key = (list, event.thread, event.lock, event.held);
         if !self.seen_nesting.insert(key) {
             return;
         }
         match list {
-            0 => self.deps_out.self_deadlocks.push(event),
-            1 => self.deps_out.recursive_reads.push(event),
-            _ => self.deps_out.same_class.push(event),
+            NestingList::SelfDeadlock => self.deps_out.self_deadlocks.push(event),
+            NestingList::RecursiveRead => self.deps_out.recursive_reads.push(event),
+            NestingList::SameClass => self.deps_out.same_class.push(event),
         }
     }
 
-    /// A blocking acquisition by a thread holding `held`.
+    /// A blocking acquisition by a thread holding `held` (outermost first).
     fn blocking_acquire(
         &mut self,
         trace: &Trace,
@@ -150,13 +204,18 @@ impl DependencyCollector {
             mode,
             at,
             request,
+            site,
         } = acquisition;
-        let kind = trace.object(lock).kind;
-        if kind == ObjectKind::ReentrantMutex && held.iter().any(|h| h.lock == lock) {
-            // Re-entering a monitor never waits.
+        if held.is_empty() {
             return;
         }
+        let kind = trace.object(lock).kind;
+        // The outermost entry of `lock` comes first in the list.
         if let Some(h) = held.iter().find(|h| h.lock == lock) {
+            if kind == ObjectKind::ReentrantMutex {
+                // Re-entering a monitor never waits.
+                return;
+            }
             let event = NestingEvent {
                 thread,
                 lock,
@@ -165,9 +224,9 @@ impl DependencyCollector {
                 acquire: at,
             };
             if self_blocks(kind, mode, h.mode) {
-                self.nesting(0, event);
+                self.nesting(NestingList::SelfDeadlock, event);
             } else {
-                self.nesting(1, event);
+                self.nesting(NestingList::RecursiveRead, event);
             }
         }
         let class = trace.object(lock).class;
@@ -177,7 +236,7 @@ impl DependencyCollector {
                 .filter(|h| h.lock != lock && trace.object(h.lock).class == class)
             {
                 self.nesting(
-                    2,
+                    NestingList::SameClass,
                     NestingEvent {
                         thread,
                         lock,
@@ -188,20 +247,51 @@ impl DependencyCollector {
                 );
             }
         }
-        // The held set: each other lock once, with its outermost acquisition.
-        let mut set: Vec<HeldEntry> = held.iter().copied().filter(|h| h.lock != lock).collect();
-        if set.is_empty() {
+        // The held set: each other lock once, with its outermost acquisition, innermost
+        // `max_held` locks only (walking inward-out stops there, so deep nesting stays linear).
+        self.set.clear();
+        let mut truncated = false;
+        for h in held.iter().rev() {
+            if !h.outermost || h.lock == lock {
+                continue;
+            }
+            if self.set.len() == self.max_held {
+                truncated = true;
+                break;
+            }
+            self.set.push(*h);
+        }
+        if self.set.is_empty() {
             return;
         }
-        set.sort_by_key(|h| (h.lock, h.acquire));
-        set.dedup_by_key(|h| h.lock);
-        let key_held: Vec<(ObjIdx, Mode)> = set.iter().map(|h| (h.lock, h.mode)).collect();
+        if truncated {
+            self.deps_out.held_truncated += 1;
+        }
+        self.set.sort_unstable_by_key(|h| h.lock);
+        self.key.clear();
+        self.key.extend(self.set.iter().map(|h| (h.lock, h.mode)));
+        let set_id = match self.held_sets.get(self.key.as_slice()) {
+            Some(&id) => id,
+            None => {
+                let id = self.held_sets.len() as u32;
+                self.held_sets
+                    .insert(self.key.clone().into_boxed_slice(), id);
+                id
+            }
+        };
         let instance = DependencyInstance {
             acquire: at,
             request,
-            held_acquires: set.iter().map(|h| h.acquire).collect(),
+            site,
+            held_start: self.deps_out.held_acquires.len(),
         };
-        let key = (thread, lock, mode, key_held);
+        self.deps_out
+            .held_acquires
+            .extend(self.set.iter().map(|h| h.acquire));
+        self.deps_out
+            .held_sites
+            .extend(self.set.iter().map(|h| h.site));
+        let key = (thread, lock, mode, set_id);
         if let Some(&id) = self.dep_ids.get(&key) {
             self.deps[id].instances.push(instance);
         } else {
@@ -210,7 +300,7 @@ impl DependencyCollector {
                 thread,
                 lock,
                 mode,
-                held: key.3.clone(),
+                held: self.key.clone(),
                 instances: vec![instance],
             });
             self.dep_ids.insert(key, id);
@@ -218,13 +308,23 @@ impl DependencyCollector {
     }
 }
 
-/// Derives lock dependencies from `trace`. Linear in the number of events (times the
-/// held-set size, which is small in practice).
+/// Derives lock dependencies from `trace` with held sets of at most [`DEFAULT_MAX_HELD`] locks.
 pub fn lock_dependencies(trace: &Trace) -> Dependencies {
+    lock_dependencies_bounded(trace, DEFAULT_MAX_HELD)
+}
+
+/// Derives lock dependencies from `trace`, recording at most `max_held` held locks per
+/// dependency (the innermost ones; acquisitions cut so are counted in
+/// [`Dependencies::held_truncated`]). Linear in the number of events times the nesting depth,
+/// with no allocation per event; `max_held` bounds the output to events × `max_held`.
+pub fn lock_dependencies_bounded(trace: &Trace, max_held: usize) -> Dependencies {
     let mut held: Vec<Vec<HeldEntry>> = vec![Vec::new(); trace.threads.len()];
     // The open `Request` of each thread: (lock, mode, event index).
     let mut pending: Vec<Option<(ObjIdx, Mode, usize)>> = vec![None; trace.threads.len()];
-    let mut out = DependencyCollector::default();
+    let mut out = DependencyCollector {
+        max_held: max_held.max(1),
+        ..DependencyCollector::default()
+    };
     for (i, ev) in trace.events.iter().enumerate() {
         let t = ev.thread.0 as usize;
         if t >= held.len() {
@@ -252,16 +352,21 @@ pub fn lock_dependencies(trace: &Trace) -> Dependencies {
                         mode,
                         at: i,
                         request,
+                        site: ev.site,
                     };
                     out.blocking_acquire(trace, acquisition, &held[t]);
                 }
+                let outermost = !held[t].iter().any(|h| h.lock == lock);
                 held[t].push(HeldEntry {
                     lock,
                     mode,
                     acquire: i,
+                    site: ev.site,
+                    outermost,
                 });
             }
             Op::Release { lock, .. } => {
+                // The most recent entry goes; it is the outermost only when it is the last one.
                 if let Some(pos) = held[t].iter().rposition(|h| h.lock == lock) {
                     held[t].remove(pos);
                 }
@@ -278,6 +383,7 @@ pub fn lock_dependencies(trace: &Trace) -> Dependencies {
                 mode,
                 at: r,
                 request: Some(r),
+                site: trace.events.get(r).map_or(SiteIdx::UNKNOWN, |e| e.site),
             };
             out.blocking_acquire(trace, acquisition, &held[t]);
         }
@@ -285,11 +391,13 @@ pub fn lock_dependencies(trace: &Trace) -> Dependencies {
     let DependencyCollector {
         mut deps,
         mut deps_out,
+        max_held,
         ..
     } = out;
     deps.sort_by(|a, b| {
         (a.thread, a.lock, &a.held, a.mode).cmp(&(b.thread, b.lock, &b.held, b.mode))
     });
     deps_out.deps = deps;
+    deps_out.max_held = max_held;
     deps_out
 }

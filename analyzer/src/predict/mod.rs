@@ -11,7 +11,8 @@ pub mod patterns;
 pub mod sync_preserving;
 
 pub use dependencies::{
-    Dependencies, DependencyInstance, LockDependency, NestingEvent, lock_dependencies,
+    DEFAULT_MAX_HELD, Dependencies, DependencyInstance, LockDependency, NestingEvent,
+    lock_dependencies, lock_dependencies_bounded,
 };
 pub use hb::HappensBefore;
 pub use patterns::{
