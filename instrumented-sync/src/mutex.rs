@@ -80,6 +80,17 @@ impl<T: ?Sized> Mutex<T> {
     #[inline]
     #[track_caller]
     pub fn lock(&self) -> LockResult<MutexGuard<'_, T>> {
+        if !recorder::enabled() {
+            // `INSTRUMENTED_SYNC=off`: std's lock and a guard that records nothing.
+            return match self.inner.lock() {
+                Ok(g) => Ok(self.guard(g, ObjectId(0), SiteId::UNKNOWN)),
+                Err(e) => Err(PoisonError::new(self.guard(
+                    e.into_inner(),
+                    ObjectId(0),
+                    SiteId::UNKNOWN,
+                ))),
+            };
+        }
         let site = recorder::site(Location::caller());
         let (lock, result) = recorder::blocking_acquire(
             &self.meta,

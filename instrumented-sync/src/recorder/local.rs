@@ -24,9 +24,10 @@ use std::sync::{Arc, Mutex, PoisonError};
 use sync_trace::{Event, Op, SiteId, ThreadId};
 
 use super::output;
+use super::raw::RawEvent;
 
 /// Events a thread's ring holds before its owner writes them out itself
-/// (a power of two). With 32-byte events, 64 KiB per thread.
+/// (a power of two). With 24-byte events, 48 KiB per thread.
 pub(crate) const BUFFER_CAPACITY: usize = 2048;
 const MASK: usize = BUFFER_CAPACITY - 1;
 
@@ -42,7 +43,7 @@ pub(crate) struct ThreadBuffer {
     head: Padded<AtomicUsize>,
     /// Events consumed so far; stored only by a consumer holding `drain`.
     tail: Padded<AtomicUsize>,
-    slots: Box<[UnsafeCell<Event>]>,
+    slots: Box<[UnsafeCell<RawEvent>]>,
     /// Serialises consumers; holds the batch being written (its memory is reused).
     drain: Mutex<Vec<Event>>,
 }
@@ -59,10 +60,7 @@ unsafe impl Sync for ThreadBuffer {}
 
 impl ThreadBuffer {
     fn new(thread: ThreadId) -> ThreadBuffer {
-        let empty = Event {
-            op: Op::Begin,
-            site: SiteId::UNKNOWN,
-        };
+        let empty = RawEvent::new(Op::Begin, SiteId::UNKNOWN);
         ThreadBuffer {
             thread,
             head: Padded(AtomicUsize::new(0)),
@@ -94,7 +92,7 @@ impl ThreadBuffer {
             // (published by the `Acquire` load of `head`) and will not write it
             // again until `tail` passes it, which only this consumer (holding
             // `drain`) does below, after the copy.
-            batch.push(unsafe { *self.slots[i & MASK].get() });
+            batch.push(unsafe { *self.slots[i & MASK].get() }.event());
         }
         self.tail.0.store(head, Ordering::Release);
         write(self.thread, &batch);
@@ -102,7 +100,7 @@ impl ThreadBuffer {
 
     /// Appends `events` (owner thread only, through [`LOCAL`]).
     #[inline(always)]
-    fn push<const N: usize>(&self, events: [Event; N]) {
+    fn push<const N: usize>(&self, events: [RawEvent; N]) {
         let head = self.head.0.load(Ordering::Relaxed);
         if head.wrapping_sub(self.tail.0.load(Ordering::Acquire)) > BUFFER_CAPACITY - N {
             self.make_room();
@@ -174,10 +172,7 @@ impl Local {
         };
         let buffer = Arc::new(ThreadBuffer::new(thread));
         trace_event(thread, Op::Begin, SiteId::UNKNOWN);
-        buffer.push([Event {
-            op: Op::Begin,
-            site: SiteId::UNKNOWN,
-        }]);
+        buffer.push([RawEvent::new(Op::Begin, SiteId::UNKNOWN)]);
         output::register_buffer(&buffer);
         HOT.with(|hot| hot.ring.set(Arc::as_ptr(&buffer)));
         Local {
@@ -192,7 +187,7 @@ impl Local {
         for op in ops {
             trace_event(self.buffer.thread, op, site);
         }
-        self.buffer.push(ops.map(|op| Event { op, site }));
+        self.buffer.push(ops.map(|op| RawEvent::new(op, site)));
     }
 
     /// The second-level site lookup, after a [`SITE_CACHE`] miss.
@@ -220,10 +215,7 @@ impl Drop for Local {
         let was_busy = BUSY.replace(true);
         let _restore = RestoreBusy(was_busy);
         if !self.ended.get() {
-            self.buffer.push([Event {
-                op: Op::End,
-                site: SiteId::UNKNOWN,
-            }]);
+            self.buffer.push([RawEvent::new(Op::End, SiteId::UNKNOWN)]);
         }
         self.buffer.flush();
     }
@@ -310,22 +302,24 @@ pub(crate) fn record_all_at<const N: usize>(ops: [Op; N], site: SiteId) {
     if ring.is_null() {
         return record_slow(ops, site);
     }
-    for op in ops {
-        trace_event_from(ring, op, site);
-    }
     // SAFETY: `HOT.ring` is non-null only while this thread's `LOCAL` is alive
     // and holds an `Arc` of the ring (its destructor nulls the pointer before
     // releasing it), and only this thread reads it: the ring is alive, and this
     // thread is its only producer.
-    unsafe { &*ring }.push(ops.map(|op| Event { op, site }));
+    let ring = unsafe { &*ring };
+    if tracing::level_enabled!(tracing::Level::TRACE) {
+        trace_events_slow(ring.thread, &ops, site);
+    }
+    // Built element by element (not `ops.map`), so the compiler stores each
+    // field straight into the slot instead of copying the enums through the stack.
+    ring.push::<N>(std::array::from_fn(|i| RawEvent::new(ops[i], site)));
 }
 
-/// Emits the `tracing` event of `op`, for the thread owning `ring`.
-#[inline(always)]
-fn trace_event_from(ring: *const ThreadBuffer, op: Op, site: SiteId) {
-    if tracing::level_enabled!(tracing::Level::TRACE) {
-        // SAFETY: as in `record_all_at`: the ring is alive while `HOT.ring` points to it.
-        trace_event_slow(unsafe { &*ring }.thread, op, site);
+#[cold]
+#[inline(never)]
+fn trace_events_slow(thread: ThreadId, ops: &[Op], site: SiteId) {
+    for &op in ops {
+        trace_event_slow(thread, op, site);
     }
 }
 
@@ -503,13 +497,13 @@ mod ring_tests {
             {
                 std::hint::spin_loop();
             }
-            let event = |seq| Event {
-                op: Op::Notify {
+            let event = |seq| {
+                let op = Op::Notify {
                     condvar: sync_trace::ObjectId(1),
                     all: false,
                     seq,
-                },
-                site: SiteId(1),
+                };
+                RawEvent::new(op, SiteId(1))
             };
             ring.push([event(seq), event(seq + 1)]);
         }

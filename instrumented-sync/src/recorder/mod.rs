@@ -17,6 +17,7 @@
 
 mod local;
 mod output;
+mod raw;
 mod sink;
 
 use std::panic::Location;

@@ -1,0 +1,348 @@
+//! The compact form of an event in a thread's ring: plain integers written
+//! field by field on the hot path, turned into a [`sync_trace::Event`] only
+//! when the ring is drained. (Moving the `Op` enum itself through the ring
+//! made the compiler copy it byte-wise through the stack, with store-forwarding
+//! stalls that cost more than the lock.)
+
+use sync_trace::{Attempt, Event, MemoryOrder, Mode, ObjectId, Op, SiteId, ThreadId};
+
+/// One recorded event: 24 bytes, no padding, no enum.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(C)]
+pub(crate) struct RawEvent {
+    /// Which `Op` variant (the `TAG_*` constants).
+    tag: u8,
+    /// A `Mode` (`mode_code`), or the first flag.
+    f1: u8,
+    /// An `Attempt` (`attempt_code`), or a `MemoryOrder` (`order_code`).
+    f2: u8,
+    _pad: u8,
+    site: u32,
+    /// The object (lock, condvar, barrier, channel, variable) or child thread.
+    a: u64,
+    /// The sequence number, generation, version or second object.
+    b: u64,
+}
+
+const TAG_REQUEST: u8 = 0;
+const TAG_ACQUIRE: u8 = 1;
+const TAG_TRY_FAILED: u8 = 2;
+const TAG_RELEASE: u8 = 3;
+const TAG_COND_WAIT: u8 = 4;
+const TAG_COND_WAKE: u8 = 5;
+const TAG_NOTIFY: u8 = 6;
+const TAG_BARRIER_ARRIVE: u8 = 7;
+const TAG_BARRIER_DEPART: u8 = 8;
+const TAG_SEND: u8 = 9;
+const TAG_RECV: u8 = 10;
+const TAG_FORK: u8 = 11;
+const TAG_JOIN: u8 = 12;
+const TAG_BEGIN: u8 = 13;
+const TAG_END: u8 = 14;
+const TAG_ACCESS: u8 = 15;
+
+#[inline(always)]
+fn mode_code(m: Mode) -> u8 {
+    match m {
+        Mode::Write => 0,
+        Mode::Read => 1,
+        Mode::Upgradable => 2,
+    }
+}
+
+fn mode_of(c: u8) -> Mode {
+    match c {
+        0 => Mode::Write,
+        1 => Mode::Read,
+        _ => Mode::Upgradable,
+    }
+}
+
+#[inline(always)]
+fn attempt_code(a: Attempt) -> u8 {
+    match a {
+        Attempt::Blocking => 0,
+        Attempt::Try => 1,
+        Attempt::Timed => 2,
+    }
+}
+
+fn attempt_of(c: u8) -> Attempt {
+    match c {
+        0 => Attempt::Blocking,
+        1 => Attempt::Try,
+        _ => Attempt::Timed,
+    }
+}
+
+/// 0 is `None` (a plain access).
+#[inline(always)]
+fn order_code(o: Option<MemoryOrder>) -> u8 {
+    match o {
+        None => 0,
+        Some(MemoryOrder::Relaxed) => 1,
+        Some(MemoryOrder::Acquire) => 2,
+        Some(MemoryOrder::Release) => 3,
+        Some(MemoryOrder::AcqRel) => 4,
+        Some(MemoryOrder::SeqCst) => 5,
+    }
+}
+
+fn order_of(c: u8) -> Option<MemoryOrder> {
+    match c {
+        0 => None,
+        1 => Some(MemoryOrder::Relaxed),
+        2 => Some(MemoryOrder::Acquire),
+        3 => Some(MemoryOrder::Release),
+        4 => Some(MemoryOrder::AcqRel),
+        _ => Some(MemoryOrder::SeqCst),
+    }
+}
+
+impl RawEvent {
+    /// The compact form of `op` at `site`. Inlined where `op` is built, the
+    /// match folds away and only the stores of one variant remain.
+    #[inline(always)]
+    pub(crate) fn new(op: Op, site: SiteId) -> RawEvent {
+        let raw = |tag: u8, f1: u8, f2: u8, a: u64, b: u64| RawEvent {
+            tag,
+            f1,
+            f2,
+            _pad: 0,
+            site: site.0,
+            a,
+            b,
+        };
+        match op {
+            Op::Request { lock, mode } => raw(TAG_REQUEST, mode_code(mode), 0, lock.0, 0),
+            Op::Acquire {
+                lock,
+                mode,
+                attempt,
+                seq,
+            } => raw(
+                TAG_ACQUIRE,
+                mode_code(mode),
+                attempt_code(attempt),
+                lock.0,
+                seq,
+            ),
+            Op::TryFailed { lock, mode } => raw(TAG_TRY_FAILED, mode_code(mode), 0, lock.0, 0),
+            Op::Release { lock, mode, seq } => raw(TAG_RELEASE, mode_code(mode), 0, lock.0, seq),
+            Op::CondWait {
+                condvar,
+                lock,
+                timed,
+            } => raw(TAG_COND_WAIT, u8::from(timed), 0, condvar.0, lock.0),
+            Op::CondWake {
+                condvar,
+                notified_seen,
+                timed_out,
+            } => raw(
+                TAG_COND_WAKE,
+                u8::from(timed_out),
+                0,
+                condvar.0,
+                notified_seen,
+            ),
+            Op::Notify { condvar, all, seq } => raw(TAG_NOTIFY, u8::from(all), 0, condvar.0, seq),
+            Op::BarrierArrive {
+                barrier,
+                generation,
+            } => raw(TAG_BARRIER_ARRIVE, 0, 0, barrier.0, generation),
+            Op::BarrierDepart {
+                barrier,
+                generation,
+            } => raw(TAG_BARRIER_DEPART, 0, 0, barrier.0, generation),
+            Op::Send { channel, seq } => raw(TAG_SEND, 0, 0, channel.0, seq),
+            Op::Recv { channel, seq } => raw(TAG_RECV, 0, 0, channel.0, seq),
+            Op::Fork { child } => raw(TAG_FORK, 0, 0, u64::from(child.0), 0),
+            Op::Join { child } => raw(TAG_JOIN, 0, 0, u64::from(child.0), 0),
+            Op::Begin => raw(TAG_BEGIN, 0, 0, 0, 0),
+            Op::End => raw(TAG_END, 0, 0, 0, 0),
+            Op::Access {
+                var,
+                write,
+                order,
+                version,
+            } => raw(
+                TAG_ACCESS,
+                u8::from(write),
+                order_code(order),
+                var.0,
+                version,
+            ),
+        }
+    }
+
+    /// The event this was made from.
+    pub(crate) fn event(self) -> Event {
+        let (a, b) = (self.a, self.b);
+        let flag = self.f1 != 0;
+        // Child ids were widened from a `u32` by `new`.
+        let child = ThreadId(a as u32);
+        let op = match self.tag {
+            TAG_REQUEST => Op::Request {
+                lock: ObjectId(a),
+                mode: mode_of(self.f1),
+            },
+            TAG_ACQUIRE => Op::Acquire {
+                lock: ObjectId(a),
+                mode: mode_of(self.f1),
+                attempt: attempt_of(self.f2),
+                seq: b,
+            },
+            TAG_TRY_FAILED => Op::TryFailed {
+                lock: ObjectId(a),
+                mode: mode_of(self.f1),
+            },
+            TAG_RELEASE => Op::Release {
+                lock: ObjectId(a),
+                mode: mode_of(self.f1),
+                seq: b,
+            },
+            TAG_COND_WAIT => Op::CondWait {
+                condvar: ObjectId(a),
+                lock: ObjectId(b),
+                timed: flag,
+            },
+            TAG_COND_WAKE => Op::CondWake {
+                condvar: ObjectId(a),
+                notified_seen: b,
+                timed_out: flag,
+            },
+            TAG_NOTIFY => Op::Notify {
+                condvar: ObjectId(a),
+                all: flag,
+                seq: b,
+            },
+            TAG_BARRIER_ARRIVE => Op::BarrierArrive {
+                barrier: ObjectId(a),
+                generation: b,
+            },
+            TAG_BARRIER_DEPART => Op::BarrierDepart {
+                barrier: ObjectId(a),
+                generation: b,
+            },
+            TAG_SEND => Op::Send {
+                channel: ObjectId(a),
+                seq: b,
+            },
+            TAG_RECV => Op::Recv {
+                channel: ObjectId(a),
+                seq: b,
+            },
+            TAG_FORK => Op::Fork { child },
+            TAG_JOIN => Op::Join { child },
+            TAG_BEGIN => Op::Begin,
+            TAG_END => Op::End,
+            _ => Op::Access {
+                var: ObjectId(a),
+                write: flag,
+                order: order_of(self.f2),
+                version: b,
+            },
+        };
+        Event {
+            op,
+            site: SiteId(self.site),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn id() -> impl Strategy<Value = ObjectId> {
+        any::<u64>().prop_map(ObjectId)
+    }
+
+    fn mode() -> impl Strategy<Value = Mode> {
+        prop_oneof![Just(Mode::Write), Just(Mode::Read), Just(Mode::Upgradable)]
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        let attempt = prop_oneof![
+            Just(Attempt::Blocking),
+            Just(Attempt::Try),
+            Just(Attempt::Timed)
+        ];
+        let order = prop_oneof![
+            Just(None),
+            Just(Some(MemoryOrder::Relaxed)),
+            Just(Some(MemoryOrder::Acquire)),
+            Just(Some(MemoryOrder::Release)),
+            Just(Some(MemoryOrder::AcqRel)),
+            Just(Some(MemoryOrder::SeqCst)),
+        ];
+        let n = any::<u64>();
+        let child = any::<u32>().prop_map(ThreadId);
+        prop_oneof![
+            (id(), mode()).prop_map(|(lock, mode)| Op::Request { lock, mode }),
+            (id(), mode(), attempt, n.clone()).prop_map(|(lock, mode, attempt, seq)| {
+                Op::Acquire {
+                    lock,
+                    mode,
+                    attempt,
+                    seq,
+                }
+            }),
+            (id(), mode()).prop_map(|(lock, mode)| Op::TryFailed { lock, mode }),
+            (id(), mode(), n.clone()).prop_map(|(lock, mode, seq)| Op::Release { lock, mode, seq }),
+            (id(), id(), any::<bool>()).prop_map(|(condvar, lock, timed)| Op::CondWait {
+                condvar,
+                lock,
+                timed
+            }),
+            (id(), n.clone(), any::<bool>()).prop_map(|(condvar, notified_seen, timed_out)| {
+                Op::CondWake {
+                    condvar,
+                    notified_seen,
+                    timed_out,
+                }
+            }),
+            (id(), any::<bool>(), n.clone()).prop_map(|(condvar, all, seq)| Op::Notify {
+                condvar,
+                all,
+                seq
+            }),
+            (id(), n.clone()).prop_map(|(barrier, generation)| Op::BarrierArrive {
+                barrier,
+                generation
+            }),
+            (id(), n.clone()).prop_map(|(barrier, generation)| Op::BarrierDepart {
+                barrier,
+                generation
+            }),
+            (id(), n.clone()).prop_map(|(channel, seq)| Op::Send { channel, seq }),
+            (id(), n.clone()).prop_map(|(channel, seq)| Op::Recv { channel, seq }),
+            child.clone().prop_map(|child| Op::Fork { child }),
+            child.prop_map(|child| Op::Join { child }),
+            Just(Op::Begin),
+            Just(Op::End),
+            (id(), any::<bool>(), order, n).prop_map(|(var, write, order, version)| {
+                Op::Access {
+                    var,
+                    write,
+                    order,
+                    version,
+                }
+            }),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn every_op_survives_the_compact_form(op in op(), site in any::<u32>()) {
+            let event = Event { op, site: SiteId(site) };
+            prop_assert_eq!(RawEvent::new(op, SiteId(site)).event(), event);
+        }
+    }
+
+    #[test]
+    fn a_raw_event_is_24_bytes() {
+        assert_eq!(std::mem::size_of::<RawEvent>(), 24);
+    }
+}
