@@ -131,6 +131,54 @@ pub const SCENARIOS: &[Scenario] = &[
         run: scenarios::async_locks::lock_order_ordered,
         expect: Expect::Clean,
     },
+    Scenario {
+        name: "pipeline_missing_close",
+        description: "download → resize → upload over bounded channels; a spare resize sender is never closed, so two stages block forever and the live detector ends the run.",
+        run: scenarios::pipeline::missing_close,
+        expect: Expect::Flagged,
+    },
+    Scenario {
+        name: "pipeline_closed",
+        description: "The same pipeline with every sender closed before joining: each stage drains and ends in turn.",
+        run: scenarios::pipeline::closed,
+        expect: Expect::Clean,
+    },
+    Scenario {
+        name: "lost_wakeup",
+        description: "The producer stocks the shelf but forgets to notify: both waiting consumers sleep forever (live detector).",
+        run: scenarios::lost_wakeup::forgotten_notify,
+        expect: Expect::Flagged,
+    },
+    Scenario {
+        name: "lost_wakeup_fixed",
+        description: "The same producer notifies all: both consumers wake and consume.",
+        run: scenarios::lost_wakeup::fixed,
+        expect: Expect::Clean,
+    },
+    Scenario {
+        name: "semaphore_leak",
+        description: "Maintenance waits for a pooled connection while holding the cache lock every connection holder needs (live detector).",
+        run: scenarios::semaphore::leak,
+        expect: Expect::Flagged,
+    },
+    Scenario {
+        name: "semaphore_fixed",
+        description: "Maintenance releases the cache before taking a connection.",
+        run: scenarios::semaphore::fixed,
+        expect: Expect::Clean,
+    },
+    Scenario {
+        name: "barrier_abba",
+        description: "Two clerks lock accounts in opposite orders with a barrier between their locks: the deadlock forms and is reported live.",
+        run: scenarios::barrier_abba::abba,
+        expect: Expect::Flagged,
+    },
+    Scenario {
+        name: "barrier_ordered",
+        description: "The barrier first, then both accounts in one order: clean.",
+        run: scenarios::barrier_abba::ordered,
+        expect: Expect::Clean,
+    },
 ];
 
 /// The scenario called `name`.
