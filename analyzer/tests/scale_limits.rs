@@ -124,14 +124,48 @@ fn nesting_200_deep_is_analysed() {
     assert_eq!(analysis.graph.nodes.len(), 200);
 }
 
-#[test]
-#[ignore = "known gap: the lock-order graph is quadratic in nesting depth (ROBUSTNESS.md)"]
-fn nesting_10000_deep_finishes_quickly() {
-    let text = nested(10_000);
-    let trace = load_bytes("deep.std", text.as_bytes(), &std_options()).unwrap();
+/// `depth` nested locks in T0, then T1 taking the two innermost in the opposite order.
+fn deep_inversion(depth: usize) -> analyzer::model::Trace {
+    let mut text = nested(depth);
+    let (a, b) = (depth - 1, depth - 2);
+    writeln!(
+        text,
+        "T1|acq(L{a})|1\nT1|acq(L{b})|2\nT1|rel(L{b})|2\nT1|rel(L{a})|1"
+    )
+    .unwrap();
+    load_bytes("deep.std", text.as_bytes(), &std_options()).unwrap()
+}
+
+/// Held sets are bounded (--max-held, default 32 innermost locks), so the lock-order graph has
+/// ~32 edges per acquisition instead of ~depth; the bound is reported, and an inversion among
+/// the innermost locks is still predicted.
+fn assert_deep_nesting_bounded(depth: usize, within: Duration) {
+    let trace = deep_inversion(depth);
     let start = Instant::now();
-    analyze(std::slice::from_ref(&trace), &AnalysisOptions::default());
-    assert!(start.elapsed() < Duration::from_secs(10));
+    let analysis = analyze(std::slice::from_ref(&trace), &AnalysisOptions::default());
+    assert!(start.elapsed() < within, "{:?}", start.elapsed());
+    assert!(
+        analysis
+            .limits
+            .iter()
+            .any(|l| l.message.contains("held more than 32 other locks")
+                && l.message.contains("--max-held")),
+        "{:?}",
+        analysis.limits
+    );
+    let kinds: Vec<&str> = analysis.findings.iter().map(|f| f.kind.as_str()).collect();
+    assert_eq!(kinds, ["predicted-deadlock"]);
+}
+
+#[test]
+fn nesting_2000_deep_hits_the_held_bound_and_still_predicts() {
+    assert_deep_nesting_bounded(2_000, Duration::from_secs(60));
+}
+
+#[test]
+#[ignore = "large: run in release"]
+fn nesting_10000_deep_finishes_quickly() {
+    assert_deep_nesting_bounded(10_000, Duration::from_secs(10));
 }
 
 fn generated(options: &GenerateOptions) -> analyzer::model::Trace {

@@ -75,7 +75,7 @@ pub struct NestingEvent {
 }
 
 /// Most held locks a dependency records by default (see [`lock_dependencies_bounded`]).
-pub const DEFAULT_MAX_HELD: usize = 64;
+pub const DEFAULT_MAX_HELD: usize = 32;
 
 /// Everything derived from the held sets of one trace.
 ///

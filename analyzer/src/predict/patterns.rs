@@ -6,7 +6,7 @@
 //! strongly connected component of the lock graph, and the acquired lock must be held by
 //! some other thread's dependency (locks touched by one thread only never close a cycle).
 
-use std::collections::HashMap;
+use crate::model::fast_hash::FastHashMap as HashMap;
 
 use petgraph::algo::tarjan_scc;
 use petgraph::graph::{DiGraph, NodeIndex};
@@ -157,7 +157,7 @@ pub fn deadlock_patterns(
 ) -> PatternSearch {
     // Lock graph: held → acquired, one edge per dependency.
     let mut graph: DiGraph<ObjIdx, ()> = DiGraph::new();
-    let mut node: HashMap<ObjIdx, NodeIndex> = HashMap::new();
+    let mut node: HashMap<ObjIdx, NodeIndex> = HashMap::default();
     let mut node_of =
         |g: &mut DiGraph<ObjIdx, ()>, l: ObjIdx| *node.entry(l).or_insert_with(|| g.add_node(l));
     for d in deps {
@@ -167,7 +167,7 @@ pub fn deadlock_patterns(
             graph.add_edge(from, to, ());
         }
     }
-    let mut scc_of: HashMap<ObjIdx, usize> = HashMap::new();
+    let mut scc_of: HashMap<ObjIdx, usize> = HashMap::default();
     for (c, members) in tarjan_scc(&graph).into_iter().enumerate() {
         if members.len() > 1 {
             for m in members {
@@ -177,7 +177,7 @@ pub fn deadlock_patterns(
     }
     // A dependency can lie on a pattern only if one of its held locks is in its acquired
     // lock's component, and some other thread's dependency holds its acquired lock.
-    let mut threads_holding: HashMap<ObjIdx, Vec<crate::model::ThreadIdx>> = HashMap::new();
+    let mut threads_holding: HashMap<ObjIdx, Vec<crate::model::ThreadIdx>> = HashMap::default();
     for d in deps {
         for &(h, _) in &d.held {
             let ts = threads_holding.entry(h).or_default();
@@ -187,7 +187,7 @@ pub fn deadlock_patterns(
         }
     }
     let mut component = vec![usize::MAX; deps.len()];
-    let mut holders: HashMap<ObjIdx, Vec<usize>> = HashMap::new();
+    let mut holders: HashMap<ObjIdx, Vec<usize>> = HashMap::default();
     for (i, d) in deps.iter().enumerate() {
         let Some(&c) = scc_of.get(&d.lock) else {
             continue;

@@ -21,7 +21,8 @@
 //! older evicted entry gets no edge and is counted in
 //! [`VectorClocks::stale_receives`] (it can only add reports, never hide one).
 
-use std::collections::{HashMap, VecDeque};
+use crate::model::fast_hash::FastHashMap as HashMap;
+use std::collections::VecDeque;
 
 use crate::model::{Event, MemoryOrder, Mode, ObjIdx, Op};
 use crate::predict::hb::{is_acquire, is_release, version_read};
@@ -123,11 +124,11 @@ impl VectorClocks {
             n: n_threads,
             clocks: vec![0; n_threads * n_threads],
             count: vec![0; n_threads],
-            locks: HashMap::new(),
-            notifies: HashMap::new(),
-            sends: HashMap::new(),
-            barriers: HashMap::new(),
-            stores: HashMap::new(),
+            locks: HashMap::default(),
+            notifies: HashMap::default(),
+            sends: HashMap::default(),
+            barriers: HashMap::default(),
+            stores: HashMap::default(),
             stale_receives: 0,
             scratch: vec![0; n_threads],
         }

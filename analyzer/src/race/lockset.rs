@@ -21,7 +21,7 @@
 //! Lock handoffs order nothing here, which is the point: two accesses under
 //! different locks are reported even when this run happened to order them.
 
-use std::collections::HashMap;
+use crate::model::fast_hash::FastHashMap as HashMap;
 
 use crate::model::{Mode, ObjIdx};
 
@@ -34,7 +34,9 @@ pub type LockEntry = (ObjIdx, Mode);
 #[derive(Clone, Debug)]
 pub struct Locksets {
     sets: Vec<Box<[LockEntry]>>,
-    ids: HashMap<Box<[LockEntry]>, u32>,
+    /// Ids by the hash of their set: each set is stored once (in `sets`), since deep
+    /// nesting makes sets large and storing them twice doubled the peak memory.
+    ids: HashMap<u64, Vec<u32>>,
     transitions: HashMap<(u32, LockEntry, bool), u32>,
     write_only: HashMap<u32, u32>,
     meets: HashMap<(u32, u32), u32>,
@@ -43,14 +45,14 @@ pub struct Locksets {
 impl Default for Locksets {
     fn default() -> Self {
         let empty: Box<[LockEntry]> = Box::new([]);
-        let mut ids = HashMap::new();
-        ids.insert(empty.clone(), 0);
+        let mut ids = HashMap::default();
+        ids.insert(set_hash(&empty), vec![0]);
         Locksets {
             sets: vec![empty],
             ids,
-            transitions: HashMap::new(),
-            write_only: HashMap::new(),
-            meets: HashMap::new(),
+            transitions: HashMap::default(),
+            write_only: HashMap::default(),
+            meets: HashMap::default(),
         }
     }
 }
@@ -67,13 +69,17 @@ impl Locksets {
     fn intern(&mut self, mut set: Vec<LockEntry>) -> u32 {
         set.sort();
         set.dedup();
-        if let Some(&id) = self.ids.get(set.as_slice()) {
+        let hash = set_hash(&set);
+        let bucket = self.ids.entry(hash).or_default();
+        if let Some(&id) = bucket
+            .iter()
+            .find(|&&id| *self.sets[id as usize] == *set.as_slice())
+        {
             return id;
         }
         let id = self.sets.len() as u32;
-        let boxed: Box<[LockEntry]> = set.into_boxed_slice();
-        self.sets.push(boxed.clone());
-        self.ids.insert(boxed, id);
+        bucket.push(id);
+        self.sets.push(set.into_boxed_slice());
         id
     }
 
@@ -126,6 +132,12 @@ impl Locksets {
         self.meets.insert(key, m);
         m
     }
+}
+
+/// The interning hash of a lockset.
+fn set_hash(set: &[LockEntry]) -> u64 {
+    use std::hash::{BuildHasher, BuildHasherDefault};
+    BuildHasherDefault::<crate::model::fast_hash::FastHasher>::default().hash_one(set)
 }
 
 /// The locks one thread holds: every acquisition with where it happened, and the interned set.

@@ -20,7 +20,9 @@ pub mod epochs;
 pub mod lockset;
 pub mod lost_update;
 
-use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeSet, VecDeque};
+
+use crate::model::fast_hash::{FastHashMap as HashMap, FastHashSet as HashSet};
 
 use crate::finding::{Access, Finding, FindingKind, LockRef, RoleSite, fingerprint};
 use crate::graph::lock_order::{event_site, thread_name};
@@ -410,11 +412,11 @@ fn describe_sync(trace: &Trace, op: &Op) -> String {
 /// For each event in `wanted`, the last [`HISTORY_STEPS`] synchronisation events of
 /// its thread before it (oldest first), in one pass over the trace.
 fn sync_histories(trace: &Trace, wanted: &BTreeSet<usize>) -> HashMap<usize, Vec<usize>> {
-    let mut out = HashMap::new();
+    let mut out = HashMap::default();
     let Some(&last) = wanted.last() else {
         return out;
     };
-    let mut recent: HashMap<ThreadIdx, VecDeque<usize>> = HashMap::new();
+    let mut recent: HashMap<ThreadIdx, VecDeque<usize>> = HashMap::default();
     for (i, ev) in trace.events.iter().enumerate().take(last + 1) {
         if wanted.contains(&i) {
             let h = recent
