@@ -21,7 +21,7 @@ use std::panic::Location;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
-use sync_trace::{Event, Op, SiteId, ThreadId};
+use sync_trace::{Attempt, Event, Mode, ObjectId, Op, SiteId, ThreadId};
 
 use super::output;
 use super::raw::RawEvent;
@@ -92,7 +92,7 @@ impl ThreadBuffer {
             // (published by the `Acquire` load of `head`) and will not write it
             // again until `tail` passes it, which only this consumer (holding
             // `drain`) does below, after the copy.
-            batch.push(unsafe { *self.slots[i & MASK].get() }.event());
+            unsafe { *self.slots[i & MASK].get() }.push_events(&mut batch);
         }
         self.tail.0.store(head, Ordering::Release);
         write(self.thread, &batch);
@@ -332,6 +332,27 @@ fn record_slow<const N: usize>(ops: [Op; N], site: SiteId) {
     }
 }
 
+/// Records an uncontended blocking acquisition (`Request` and `Acquire`) in one ring slot.
+#[inline(always)]
+pub(crate) fn record_request_acquire(lock: ObjectId, mode: Mode, seq: u64, site: SiteId) {
+    if BUSY.get() || !super::enabled() {
+        return;
+    }
+    let ring = HOT.with(|hot| hot.ring.get());
+    if ring.is_null() || tracing::level_enabled!(tracing::Level::TRACE) {
+        let request = Op::Request { lock, mode };
+        let acquire = Op::Acquire {
+            lock,
+            mode,
+            attempt: Attempt::Blocking,
+            seq,
+        };
+        return record_all_at([request, acquire], site);
+    }
+    // SAFETY: as in `record_all_at`: a non-null `HOT.ring` is this thread's live ring.
+    unsafe { &*ring }.push([RawEvent::request_acquire(lock, mode, seq, site)]);
+}
+
 /// The id of `loc`, from the thread's cache.
 #[inline(always)]
 pub(crate) fn site(loc: &'static Location<'static>) -> SiteId {
@@ -422,10 +443,17 @@ impl Drop for OutputSection {
 }
 
 /// The current thread's id, registering the thread on first use.
+#[inline]
 pub(crate) fn this_thread() -> ThreadId {
-    if let Some(id) = THREAD_ID.get() {
-        return id;
+    match THREAD_ID.get() {
+        Some(id) => id,
+        None => register_this_thread(),
     }
+}
+
+#[cold]
+#[inline(never)]
+fn register_this_thread() -> ThreadId {
     let _ = LOCAL.try_with(|_| ());
     THREAD_ID.get().unwrap_or_else(|| {
         let id = output::new_thread(None);

@@ -30,7 +30,7 @@ use sync_trace::{Attempt, Mode, ObjectId, ObjectKind, Op, SiteId, ThreadId};
 #[cfg(test)]
 pub(crate) use local::BUFFER_CAPACITY;
 pub(crate) use local::{
-    enter_spawned_thread, leave_spawned_thread, record, record_all_at, record_at, site, this_thread,
+    enter_spawned_thread, leave_spawned_thread, record, record_at, site, this_thread,
 };
 // Events of async tasks, each recorded as its own trace thread.
 #[cfg(feature = "tokio")]
@@ -245,6 +245,6 @@ pub(crate) fn blocking_acquire<G>(
     if mode == Mode::Write {
         meta.holder.set(this_thread(), site);
     }
-    record_all_at([request, acquired(meta.next_seq_held(mode))], site);
+    local::record_request_acquire(lock, mode, meta.next_seq_held(mode), site);
     (lock, result)
 }

@@ -40,6 +40,8 @@ const TAG_JOIN: u8 = 12;
 const TAG_BEGIN: u8 = 13;
 const TAG_END: u8 = 14;
 const TAG_ACCESS: u8 = 15;
+/// An uncontended blocking acquisition: `Request` and `Acquire` in one slot.
+const TAG_REQUEST_ACQUIRE: u8 = 16;
 
 #[inline(always)]
 fn mode_code(m: Mode) -> u8 {
@@ -175,7 +177,45 @@ impl RawEvent {
         }
     }
 
-    /// The event this was made from.
+    /// An uncontended blocking acquisition of `lock`: `Request` then
+    /// `Acquire { attempt: Blocking, seq }`, in one slot.
+    #[inline(always)]
+    pub(crate) fn request_acquire(lock: ObjectId, mode: Mode, seq: u64, site: SiteId) -> RawEvent {
+        RawEvent {
+            tag: TAG_REQUEST_ACQUIRE,
+            f1: mode_code(mode),
+            f2: attempt_code(Attempt::Blocking),
+            _pad: 0,
+            site: site.0,
+            a: lock.0,
+            b: seq,
+        }
+    }
+
+    /// Appends the events this stands for (one, or two for `request_acquire`).
+    pub(crate) fn push_events(self, out: &mut Vec<Event>) {
+        if self.tag == TAG_REQUEST_ACQUIRE {
+            let site = SiteId(self.site);
+            let (lock, mode) = (ObjectId(self.a), mode_of(self.f1));
+            out.push(Event {
+                op: Op::Request { lock, mode },
+                site,
+            });
+            out.push(Event {
+                op: Op::Acquire {
+                    lock,
+                    mode,
+                    attempt: Attempt::Blocking,
+                    seq: self.b,
+                },
+                site,
+            });
+        } else {
+            out.push(self.event());
+        }
+    }
+
+    /// The event this was made from (not for `request_acquire`).
     pub(crate) fn event(self) -> Event {
         let (a, b) = (self.a, self.b);
         let flag = self.f1 != 0;
@@ -339,6 +379,27 @@ mod tests {
             let event = Event { op, site: SiteId(site) };
             prop_assert_eq!(RawEvent::new(op, SiteId(site)).event(), event);
         }
+    }
+
+    #[test]
+    fn request_acquire_stands_for_two_events() {
+        let (lock, site) = (ObjectId(7), SiteId(3));
+        let mut out = Vec::new();
+        RawEvent::request_acquire(lock, Mode::Read, 9, site).push_events(&mut out);
+        let request = Op::Request {
+            lock,
+            mode: Mode::Read,
+        };
+        let acquire = Op::Acquire {
+            lock,
+            mode: Mode::Read,
+            attempt: Attempt::Blocking,
+            seq: 9,
+        };
+        assert_eq!(
+            out,
+            [Event { op: request, site }, Event { op: acquire, site }]
+        );
     }
 
     #[test]
