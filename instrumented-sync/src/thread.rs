@@ -339,7 +339,18 @@ where
         std::thread::scope(|s| {
             let scope = Scope::wrap(s);
             key = scope.key();
-            f(scope)
+            let value = f(scope);
+            // std joins the remaining threads next; make those waits visible to the
+            // deadlock detector first, so a scope stuck on blocked children is reported.
+            let pending: Vec<TraceThreadId> = unjoined()
+                .iter()
+                .filter(|&&(k, _)| k == key)
+                .map(|&(_, child)| child)
+                .collect();
+            for child in pending {
+                crate::waitfor::wait_for_thread(child, site, || !crate::waitfor::is_live(child));
+            }
+            value
         })
     }));
     // std has joined every thread of the scope by now, also when it panics.
