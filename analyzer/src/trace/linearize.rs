@@ -22,6 +22,10 @@
 //! already consistent is reproduced exactly. Blocked threads wait on a key and
 //! are re-examined only when that key changes, so the merge is linear apart
 //! from sorting the sequence numbers.
+//!
+//! Before merging, the file's own batch order is replayed against the same
+//! constraints; when it meets them all (a single writer flushing in order, the
+//! common case) it is the result, with no ready set or wait queues.
 
 use std::collections::BTreeSet;
 
@@ -141,6 +145,8 @@ struct Merger<'a> {
     forks_done: Vec<usize>,
     waiting: FastHashMap<Key, Vec<usize>>,
     ready: BTreeSet<(u64, usize)>,
+    /// Replaying the file's batch order ([`Merger::replay_batches`]): nothing is queued.
+    replay: bool,
 }
 
 impl Merger<'_> {
@@ -223,7 +229,7 @@ impl Merger<'_> {
     }
 
     fn schedule(&mut self, t: usize) {
-        if self.done(t) {
+        if self.replay || self.done(t) {
             return;
         }
         match self.blocked_on(t) {
@@ -236,6 +242,9 @@ impl Merger<'_> {
     }
 
     fn wake(&mut self, key: Key) {
+        if self.replay {
+            return;
+        }
         if let Some(threads) = self.waiting.remove(&key) {
             for t in threads {
                 self.schedule(t);
@@ -319,6 +328,38 @@ impl Merger<'_> {
     }
 }
 
+impl Merger<'_> {
+    /// The file's batch order, when it meets every constraint (the common case: one writer
+    /// flushing batches in the order the events happened). The greedy merge would reproduce
+    /// exactly this order, so checking each event's constraints as it comes is enough, with
+    /// no ready set or wait queues. `None` at the first event that must wait.
+    fn replay_batches(&mut self, total: usize) -> Option<Vec<(u32, u32)>> {
+        let mut runs: Vec<(u64, usize, usize, usize)> = Vec::new();
+        for (t, thread) in self.threads.iter().enumerate() {
+            for (k, &(start, batch)) in thread.batches.iter().enumerate() {
+                let end = thread
+                    .batches
+                    .get(k + 1)
+                    .map_or(thread.events.len(), |b| b.0);
+                runs.push((batch, t, start, end));
+            }
+        }
+        runs.sort_unstable();
+        self.replay = true;
+        let mut order = Vec::with_capacity(total);
+        for (_, t, start, end) in runs {
+            for i in start..end {
+                if self.next[t] != i || self.blocked_on(t).is_some() {
+                    return None;
+                }
+                order.push((t as u32, i as u32));
+                self.emit(t);
+            }
+        }
+        (order.len() == total).then_some(order)
+    }
+}
+
 fn describe(key: Key, threads: &[ThreadEvents]) -> String {
     match key {
         Key::Lock(o, s) => format!("the event with sequence number {s} of lock {}", o.0),
@@ -335,6 +376,46 @@ fn describe(key: Key, threads: &[ThreadEvents]) -> String {
 
 /// Merges `threads` (sorted by id) into one order.
 pub(crate) fn linearize(threads: &[ThreadEvents]) -> Merged {
+    let mut replay = merger(threads);
+    let total = threads.iter().map(|t| t.events.len()).sum();
+    if let Some(order) = replay.replay_batches(total) {
+        return Merged { order, stuck: None };
+    }
+    // Some event comes before what it must follow: merge from scratch.
+    let mut m = merger(threads);
+    for t in 0..threads.len() {
+        m.schedule(t);
+    }
+    let mut order = Vec::with_capacity(total);
+    while let Some((_, t)) = m.ready.pop_first() {
+        order.push((t as u32, m.next[t] as u32));
+        m.emit(t);
+    }
+    let mut stuck = None;
+    if order.len() < total {
+        let t = (0..threads.len())
+            .find(|&t| !m.done(t))
+            .expect("events remain");
+        let reason = m.blocked_on(t).map_or_else(
+            || "an unmet constraint".to_owned(),
+            |k| describe(k, threads),
+        );
+        stuck = Some(format!(
+            "the per-thread events cannot be ordered consistently: event {} of thread {} waits for {reason}, \
+             which never comes (inconsistent or truncated trace); the remaining {} events follow in thread order",
+            m.next[t] + 1,
+            threads[t].id.0,
+            total - order.len()
+        ));
+        for (t, thread) in threads.iter().enumerate() {
+            order.extend((m.next[t]..thread.events.len()).map(|i| (t as u32, i as u32)));
+        }
+    }
+    Merged { order, stuck }
+}
+
+/// A merger over `threads` with every constraint collected and nothing emitted.
+fn merger(threads: &[ThreadEvents]) -> Merger<'_> {
     let n = threads.len();
     let mut m = Merger {
         threads,
@@ -350,10 +431,9 @@ pub(crate) fn linearize(threads: &[ThreadEvents]) -> Merged {
         forks_done: vec![0; n],
         waiting: FastHashMap::default(),
         ready: BTreeSet::new(),
+        replay: false,
     };
-    let mut total = 0;
     for thread in threads {
-        total += thread.events.len();
         for e in &thread.events {
             match e.op {
                 Op::Acquire { lock, seq, .. } | Op::Release { lock, seq, .. } => {
@@ -396,31 +476,5 @@ pub(crate) fn linearize(threads: &[ThreadEvents]) -> Merged {
         // Start just before the first recorded write (0, the initial value, for a full recording).
         a.current = a.written.iter().min().map_or(0, |&v| v.saturating_sub(1));
     }
-    for t in 0..n {
-        m.schedule(t);
-    }
-    let mut order = Vec::with_capacity(total);
-    while let Some((_, t)) = m.ready.pop_first() {
-        order.push((t as u32, m.next[t] as u32));
-        m.emit(t);
-    }
-    let mut stuck = None;
-    if order.len() < total {
-        let t = (0..n).find(|&t| !m.done(t)).expect("events remain");
-        let reason = m.blocked_on(t).map_or_else(
-            || "an unmet constraint".to_owned(),
-            |k| describe(k, threads),
-        );
-        stuck = Some(format!(
-            "the per-thread events cannot be ordered consistently: event {} of thread {} waits for {reason}, \
-             which never comes (inconsistent or truncated trace); the remaining {} events follow in thread order",
-            m.next[t] + 1,
-            threads[t].id.0,
-            total - order.len()
-        ));
-        for (t, thread) in threads.iter().enumerate() {
-            order.extend((m.next[t]..thread.events.len()).map(|i| (t as u32, i as u32)));
-        }
-    }
-    Merged { order, stuck }
+    m
 }
