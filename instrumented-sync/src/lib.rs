@@ -31,6 +31,9 @@
 //! `INSTRUMENTED_SYNC_MEMORY_CAP` (default 8Mi) caps the events kept in memory
 //! for [`findings`] (about 32 bytes each; later events are counted as dropped).
 
+// Under `passthrough` the instrumented lock types are compiled but not exported.
+#![cfg_attr(feature = "passthrough", allow(dead_code, unused_imports))]
+
 pub mod atomic;
 mod barrier;
 mod check;
@@ -41,6 +44,8 @@ pub mod mpsc;
 mod once;
 #[cfg(feature = "parking_lot")]
 pub mod parking_lot;
+#[cfg(feature = "passthrough")]
+mod passthrough;
 mod race_cell;
 mod recorder;
 mod rwlock;
@@ -56,9 +61,12 @@ mod waitfor;
 #[cfg(test)]
 mod tests;
 
+#[cfg(not(feature = "passthrough"))]
 pub use barrier::{Barrier, BarrierWaitResult};
 pub use check::{DEADLOCK_KINDS, assert_no_deadlock_risk, findings};
+#[cfg(not(feature = "passthrough"))]
 pub use condvar::Condvar;
+#[cfg(not(feature = "passthrough"))]
 pub use mutex::{Mutex, MutexGuard};
 pub use once::{LazyLock, OnceLock};
 pub use race_cell::RaceCell;
@@ -66,7 +74,14 @@ pub use recorder::{
     DEFAULT_MEMORY_CAP, FileSink, MemorySink, Sink, dropped_events, flush, recorded, set_sink,
     trace_path,
 };
+#[cfg(not(feature = "passthrough"))]
 pub use rwlock::{RwLock, RwLockReadGuard, RwLockWriteGuard};
+// The `passthrough` feature: the lock types are std's own (zero cost).
+#[cfg(feature = "passthrough")]
+pub use std::sync::{
+    Barrier, BarrierWaitResult, Condvar, Mutex, MutexGuard, RwLock, RwLockReadGuard,
+    RwLockWriteGuard,
+};
 pub use semaphore::{Semaphore, SemaphorePermit};
 pub use spin::{SpinLock, SpinLockGuard};
 pub use waitfor::{
