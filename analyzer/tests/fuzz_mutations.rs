@@ -329,3 +329,29 @@ fn mutations_change_the_input() {
     let shrunk = mutate(&seed, &[], &[Mutation::Delete(idx(2), 3)]);
     assert_eq!(shrunk.len(), seed.len() - 3);
 }
+
+/// Regression (found by review while fuzzing; libFuzzer's small inputs cannot
+/// reach it): JSON Lines had no line cap, so a 1 GiB line was read whole into
+/// memory. Now it is refused after `MAX_LINE_LEN` bytes, naming the line.
+#[test]
+fn a_one_gigabyte_jsonl_line_is_refused_after_the_cap() {
+    use std::io::Write as _;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("long.jsonl");
+    let mut file = std::fs::File::create(&path).unwrap();
+    file.write_all(b"{\"End\":null}\n{\"End\":").unwrap();
+    // Sparse: the rest of the second line is a hole of spaces' worth of zeros.
+    file.set_len(1 << 30).unwrap();
+    drop(file);
+    let started = Instant::now();
+    let err = analyzer::trace::load_path(&path, &LoadOptions::default()).unwrap_err();
+    assert_eq!(err.position, Some(Position::Line(2)), "{err}");
+    assert!(
+        err.message.contains(&format!(
+            "line longer than {} bytes",
+            sync_trace::jsonl::MAX_LINE_LEN
+        )),
+        "{err}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(30), "{err}");
+}

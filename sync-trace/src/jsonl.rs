@@ -1,6 +1,6 @@
 //! JSON Lines: one [`Record`] per line, for people and other tools.
 
-use std::io::{self, BufRead, Write};
+use std::io::{self, BufRead, Read, Write};
 
 use thiserror::Error;
 
@@ -22,31 +22,47 @@ pub fn write_record(out: &mut impl Write, record: &Record) -> io::Result<()> {
     out.write_all(b"\n")
 }
 
+/// Longest accepted line, in bytes: the native frame bound
+/// ([`crate::codec::MAX_FRAME_LEN`]), far above one recorder batch in JSON.
+/// Longer lines are refused after reading this many bytes, so a file without
+/// newlines cannot exhaust memory.
+pub const MAX_LINE_LEN: usize = crate::codec::MAX_FRAME_LEN as usize;
+
 /// Reads records line by line, skipping blank lines; stops after the first error.
 pub fn read_records(
-    input: impl BufRead,
+    mut input: impl BufRead,
 ) -> impl Iterator<Item = Result<(u64, Record), JsonlError>> {
     let mut failed = false;
-    input.lines().enumerate().filter_map(move |(i, line)| {
-        if failed {
-            return None;
-        }
-        let line_no = i as u64 + 1;
-        let result = match line {
-            Err(e) => Err(JsonlError {
+    let mut line_no = 0u64;
+    let mut buf = Vec::new();
+    std::iter::from_fn(move || {
+        while !failed {
+            line_no += 1;
+            buf.clear();
+            // One byte past the cap tells a too-long line from one exactly at it.
+            let read = (&mut input)
+                .take(MAX_LINE_LEN as u64 + 1)
+                .read_until(b'\n', &mut buf);
+            let result = match read {
+                Ok(0) => return None,
+                Err(e) => Err(format!("read error: {e}")),
+                Ok(_) if buf.len() > MAX_LINE_LEN && buf.last() != Some(&b'\n') => Err(format!(
+                    "line longer than {MAX_LINE_LEN} bytes, expected one trace record per line"
+                )),
+                Ok(_) => match std::str::from_utf8(&buf) {
+                    Err(e) => Err(format!("invalid UTF-8 at column {}", e.valid_up_to() + 1)),
+                    Ok(text) if text.trim().is_empty() => continue,
+                    Ok(text) => serde_json::from_str(text)
+                        .map_err(|e| format!("expected a trace record as JSON: {e}")),
+                },
+            };
+            failed = result.is_err();
+            return Some(result.map(|r| (line_no, r)).map_err(|message| JsonlError {
                 line: line_no,
-                message: format!("read error: {e}"),
-            }),
-            Ok(text) if text.trim().is_empty() => return None,
-            Ok(text) => serde_json::from_str(&text)
-                .map(|r| (line_no, r))
-                .map_err(|e| JsonlError {
-                    line: line_no,
-                    message: format!("expected a trace record as JSON: {e}"),
-                }),
-        };
-        failed = result.is_err();
-        Some(result)
+                message,
+            }));
+        }
+        None
     })
 }
 
