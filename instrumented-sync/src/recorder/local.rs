@@ -45,7 +45,7 @@ pub(crate) struct ThreadBuffer {
     tail: Padded<AtomicUsize>,
     slots: Box<[UnsafeCell<RawEvent>]>,
     /// Serialises consumers; holds the batch being written (its memory is reused).
-    drain: Mutex<Vec<Event>>,
+    drain: Mutex<DrainBuffers>,
 }
 
 // SAFETY: the slots are the only non-`Sync` part. Slot `i` is written only by
@@ -68,19 +68,26 @@ impl ThreadBuffer {
             slots: (0..BUFFER_CAPACITY)
                 .map(|_| UnsafeCell::new(empty))
                 .collect(),
-            drain: Mutex::new(Vec::with_capacity(BUFFER_CAPACITY)),
+            drain: Mutex::new(DrainBuffers {
+                raws: Vec::with_capacity(BUFFER_CAPACITY),
+                events: Vec::new(),
+            }),
         }
     }
 
     /// Writes the pending events out (any thread). Holds `drain` while writing,
     /// so batches stay in order.
     pub(crate) fn flush(&self) {
-        self.drain_with(output::write_events);
+        self.drain_with(output::write_raw);
     }
 
     /// Drains the pending events into `write`, holding `drain` throughout.
-    fn drain_with(&self, write: impl FnOnce(ThreadId, &[Event])) {
-        let mut batch = self.drain.lock().unwrap_or_else(PoisonError::into_inner);
+    fn drain_with(&self, write: impl FnOnce(ThreadId, &[RawEvent], &mut Vec<Event>)) {
+        let mut buffers = self.drain.lock().unwrap_or_else(PoisonError::into_inner);
+        let DrainBuffers {
+            raws: batch,
+            events,
+        } = &mut *buffers;
         let tail = self.tail.0.load(Ordering::Relaxed);
         let head = self.head.0.load(Ordering::Acquire);
         if head == tail {
@@ -92,10 +99,10 @@ impl ThreadBuffer {
             // (published by the `Acquire` load of `head`) and will not write it
             // again until `tail` passes it, which only this consumer (holding
             // `drain`) does below, after the copy.
-            unsafe { *self.slots[i & MASK].get() }.push_events(&mut batch);
+            batch.push(unsafe { *self.slots[i & MASK].get() });
         }
         self.tail.0.store(head, Ordering::Release);
-        write(self.thread, &batch);
+        write(self.thread, batch, events);
     }
 
     /// Appends `events` (owner thread only, through [`LOCAL`]).
@@ -126,6 +133,12 @@ impl ThreadBuffer {
         let _restore = RestoreBusy(was_busy);
         self.flush();
     }
+}
+
+/// A drain's reused memory: the slots copied out, and their decoded events.
+struct DrainBuffers {
+    raws: Vec<RawEvent>,
+    events: Vec<Event>,
 }
 
 /// Hashes the address of a `&'static Location`: the key is already unique, it only needs spreading.
@@ -499,9 +512,9 @@ mod ring_tests {
         let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let seen = Arc::new(Mutex::new(Vec::new()));
         let drain = |ring: &ThreadBuffer, seen: &Mutex<Vec<u64>>| {
-            ring.drain_with(|_, events| {
+            ring.drain_with(|_, raws, _| {
                 let mut seen = seen.lock().unwrap();
-                for e in events {
+                for e in raws.iter().map(|r| r.event()) {
                     if let Op::Notify { seq, .. } = e.op {
                         seen.push(seq);
                     }

@@ -14,6 +14,7 @@ use sync_trace::{
 
 use super::ObjectMeta;
 use super::local::{OutputSection, ThreadBuffer};
+use super::raw::{RawEvent, encode_events_payload, event_count};
 use super::sink::{DEFAULT_MEMORY_CAP, FileSink, MemorySink, Sink};
 
 /// Environment variable: a directory to write `<program>-<pid>.istrace` into.
@@ -28,6 +29,9 @@ pub(crate) const MEMORY_CAP_VAR: &str = "INSTRUMENTED_SYNC_MEMORY_CAP";
 struct Output {
     /// The user's or the environment's sink; `None` keeps the trace in memory only.
     external: Option<Box<dyn Sink>>,
+    /// The same sink when it is the `INSTRUMENTED_SYNC_TRACE` file: batches are
+    /// encoded straight from the ring's compact events, without building `Event`s.
+    file: Option<Arc<FileSink>>,
     /// Set once `Record::End` was written; later records only go to memory.
     ended: bool,
     /// `Process`, `Site`, `Thread` and `Object` records, replayed into a newly set sink.
@@ -58,12 +62,15 @@ fn state() -> &'static State {
         let pid = std::process::id();
         let process = Record::Process(ProcessInfo { pid, program: program.clone() });
         let mut external: Option<Box<dyn Sink>> = None;
+        let mut file = None;
         let mut trace_path = None;
         if let Some(dir) = std::env::var_os(TRACE_DIR_VAR).filter(|d| !d.is_empty()) {
             let path = PathBuf::from(dir).join(format!("{program}-{pid}.istrace"));
             match FileSink::create(&path) {
                 Ok(sink) => {
                     sink.write(std::slice::from_ref(&process));
+                    let sink = Arc::new(sink);
+                    file = Some(Arc::clone(&sink));
                     external = Some(Box::new(sink));
                     trace_path = Some(path);
                 }
@@ -81,6 +88,7 @@ fn state() -> &'static State {
         State {
             output: Mutex::new(Output {
                 external,
+                file,
                 ended: false,
                 descriptions: vec![process],
                 sites: HashMap::new(),
@@ -265,6 +273,43 @@ pub(crate) fn record_observed(kind: &str, message: &str, json: &str) {
     }
 }
 
+/// Writes one batch of `thread`'s events, given as the ring's compact events;
+/// `events` is scratch memory. They are decoded only for the in-memory copy
+/// (until its cap) and for sinks other than the trace file.
+pub(crate) fn write_raw(thread: ThreadId, raws: &[RawEvent], events: &mut Vec<Event>) {
+    if raws.is_empty() {
+        return;
+    }
+    let st = state();
+    let Some(out) = output() else { return };
+    events.clear();
+    let decode = |events: &mut Vec<Event>| {
+        if events.is_empty() {
+            for r in raws {
+                r.push_events(events);
+            }
+        }
+    };
+    if st.memory.is_full() {
+        st.memory.drop_events(event_count(raws) as u64);
+    } else {
+        decode(events);
+        st.memory.keep_events(thread, events);
+    }
+    if out.ended {
+        return;
+    }
+    if let Some(file) = &out.file {
+        file.write_payload(|buf| encode_events_payload(thread, raws, buf));
+    } else if let Some(sink) = &out.external {
+        decode(events);
+        sink.write(&[Record::Events {
+            thread,
+            events: events.clone(),
+        }]);
+    }
+}
+
 /// Writes one batch of `thread`'s events. Callers hold the thread's buffer
 /// lock (or own the events outright), which keeps the batches in program order.
 pub(crate) fn write_events(thread: ThreadId, events: &[Event]) {
@@ -335,6 +380,7 @@ pub fn set_sink(sink: Box<dyn Sink>) {
     sink.write(&out.descriptions);
     let persistent = sink.is_persistent();
     out.external = Some(sink);
+    out.file = None;
     out.ended = false;
     out.trace_path = None;
     drop(out);

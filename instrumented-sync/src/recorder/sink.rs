@@ -1,12 +1,12 @@
 //! Where recorded batches go: a trace file, or memory.
 
 use std::fs::{self, File};
-use std::io;
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, PoisonError};
 
-use sync_trace::codec::TraceWriter;
+use sync_trace::codec::{MAX_FRAME_LEN, TraceWriter, encode_frame};
 use sync_trace::{Event, Record, ThreadId};
 
 /// Receives the records of a recording, in an order where every description
@@ -122,19 +122,34 @@ impl MemorySink {
         self.keep_locked(&mut kept, thread, events);
     }
 
+    /// Whether the cap is reached (later events are only counted).
+    pub(crate) fn is_full(&self) -> bool {
+        self.kept.load(Ordering::Relaxed) >= self.cap
+    }
+
+    /// Counts `n` events that were not even decoded because the cap is reached.
+    pub(crate) fn drop_events(&self, n: u64) {
+        self.dropped.fetch_add(n, Ordering::Relaxed);
+        self.warn_cap_reached();
+    }
+
+    fn warn_cap_reached(&self) {
+        if !self.warned.swap(true, Ordering::Relaxed) {
+            eprintln!(
+                "instrumented-sync: the in-memory trace reached its cap of {} events; \
+                 later events are dropped and in-process findings are incomplete",
+                self.cap
+            );
+        }
+    }
+
     fn keep_locked(&self, kept: &mut Vec<Record>, thread: ThreadId, events: &[Event]) {
         let room = self.cap.saturating_sub(self.kept.load(Ordering::Relaxed));
         let take = (events.len() as u64).min(room) as usize;
         if take < events.len() {
             self.dropped
                 .fetch_add((events.len() - take) as u64, Ordering::Relaxed);
-            if !self.warned.swap(true, Ordering::Relaxed) {
-                eprintln!(
-                    "instrumented-sync: the in-memory trace reached its cap of {} events; \
-                     later events are dropped and in-process findings are incomplete",
-                    self.cap
-                );
-            }
+            self.warn_cap_reached();
         }
         if take > 0 {
             self.kept.fetch_add(take as u64, Ordering::Relaxed);
@@ -171,7 +186,14 @@ impl Sink for MemorySink {
 /// ```
 pub struct FileSink {
     path: PathBuf,
-    writer: Mutex<Option<TraceWriter<File>>>,
+    /// `None` after a write failed (recording to the file stops).
+    writer: Mutex<Option<FileWriter>>,
+}
+
+/// The file after its header, and the buffer each frame is built in.
+struct FileWriter {
+    file: File,
+    frame: Vec<u8>,
 }
 
 impl FileSink {
@@ -182,11 +204,48 @@ impl FileSink {
             fs::create_dir_all(dir).map_err(annotate)?;
         }
         let file = File::create(path).map_err(annotate)?;
-        let writer = TraceWriter::new(file).map_err(annotate)?;
+        let file = TraceWriter::new(file).map_err(annotate)?.into_inner();
         Ok(FileSink {
             path: path.to_owned(),
-            writer: Mutex::new(Some(writer)),
+            writer: Mutex::new(Some(FileWriter {
+                file,
+                frame: Vec::with_capacity(64 << 10),
+            })),
         })
+    }
+
+    /// Appends one frame whose payload `encode` appends to the buffer it is given
+    /// (a postcard-encoded `Record`), with a single `write` call.
+    pub(crate) fn write_payload(&self, encode: impl FnOnce(&mut Vec<u8>)) {
+        let mut writer = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
+        let Some(w) = writer.as_mut() else { return };
+        w.frame.clear();
+        w.frame.extend_from_slice(&[0; 8]);
+        encode(&mut w.frame);
+        let result = match u32::try_from(w.frame.len() - 8) {
+            Ok(len) if len <= MAX_FRAME_LEN => {
+                let crc = crc32fast::hash(&w.frame[8..]);
+                w.frame[..4].copy_from_slice(&len.to_le_bytes());
+                w.frame[4..8].copy_from_slice(&crc.to_le_bytes());
+                w.file.write_all(&w.frame)
+            }
+            _ => Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "record too large for one frame",
+            )),
+        };
+        if let Err(e) = result {
+            self.stop(&mut writer, &e);
+        }
+    }
+
+    /// A broken trace file must not break the program: say so once and stop writing.
+    fn stop(&self, writer: &mut Option<FileWriter>, e: &io::Error) {
+        eprintln!(
+            "instrumented-sync: {}: cannot write the trace, recording stops: {e}",
+            self.path.display()
+        );
+        *writer = None;
     }
 
     /// The file written.
@@ -203,18 +262,30 @@ impl std::fmt::Debug for FileSink {
     }
 }
 
+/// The `INSTRUMENTED_SYNC_TRACE` file, shared with the recorder's direct encoder.
+impl Sink for std::sync::Arc<FileSink> {
+    fn write(&self, records: &[Record]) {
+        FileSink::write(self, records);
+    }
+
+    fn flush(&self) {
+        FileSink::flush(self);
+    }
+
+    fn is_persistent(&self) -> bool {
+        true
+    }
+}
+
 impl Sink for FileSink {
     fn write(&self, records: &[Record]) {
         let mut writer = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
-        let Some(w) = writer.as_mut() else { return };
         for record in records {
-            if let Err(e) = w.write(record) {
-                // A broken trace file must not break the program: say so once and stop writing.
-                eprintln!(
-                    "instrumented-sync: {}: cannot write the trace, recording stops: {e}",
-                    self.path.display()
-                );
-                *writer = None;
+            let Some(w) = writer.as_mut() else { return };
+            let result =
+                encode_frame(record, &mut w.frame).and_then(|()| w.file.write_all(&w.frame));
+            if let Err(e) = result {
+                self.stop(&mut writer, &e);
                 return;
             }
         }
@@ -227,7 +298,7 @@ impl Sink for FileSink {
             .unwrap_or_else(PoisonError::into_inner)
             .as_mut()
         {
-            let _ = w.flush();
+            let _ = w.file.flush();
         }
     }
 
