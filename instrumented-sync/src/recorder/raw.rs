@@ -416,7 +416,7 @@ mod tests {
         let child = any::<u32>().prop_map(ThreadId);
         prop_oneof![
             (id(), mode()).prop_map(|(lock, mode)| Op::Request { lock, mode }),
-            (id(), mode(), attempt, n.clone()).prop_map(|(lock, mode, attempt, seq)| {
+            (id(), mode(), attempt, n).prop_map(|(lock, mode, attempt, seq)| {
                 Op::Acquire {
                     lock,
                     mode,
@@ -425,34 +425,34 @@ mod tests {
                 }
             }),
             (id(), mode()).prop_map(|(lock, mode)| Op::TryFailed { lock, mode }),
-            (id(), mode(), n.clone()).prop_map(|(lock, mode, seq)| Op::Release { lock, mode, seq }),
+            (id(), mode(), n).prop_map(|(lock, mode, seq)| Op::Release { lock, mode, seq }),
             (id(), id(), any::<bool>()).prop_map(|(condvar, lock, timed)| Op::CondWait {
                 condvar,
                 lock,
                 timed
             }),
-            (id(), n.clone(), any::<bool>()).prop_map(|(condvar, notified_seen, timed_out)| {
+            (id(), n, any::<bool>()).prop_map(|(condvar, notified_seen, timed_out)| {
                 Op::CondWake {
                     condvar,
                     notified_seen,
                     timed_out,
                 }
             }),
-            (id(), any::<bool>(), n.clone()).prop_map(|(condvar, all, seq)| Op::Notify {
+            (id(), any::<bool>(), n).prop_map(|(condvar, all, seq)| Op::Notify {
                 condvar,
                 all,
                 seq
             }),
-            (id(), n.clone()).prop_map(|(barrier, generation)| Op::BarrierArrive {
+            (id(), n).prop_map(|(barrier, generation)| Op::BarrierArrive {
                 barrier,
                 generation
             }),
-            (id(), n.clone()).prop_map(|(barrier, generation)| Op::BarrierDepart {
+            (id(), n).prop_map(|(barrier, generation)| Op::BarrierDepart {
                 barrier,
                 generation
             }),
-            (id(), n.clone()).prop_map(|(channel, seq)| Op::Send { channel, seq }),
-            (id(), n.clone()).prop_map(|(channel, seq)| Op::Recv { channel, seq }),
+            (id(), n).prop_map(|(channel, seq)| Op::Send { channel, seq }),
+            (id(), n).prop_map(|(channel, seq)| Op::Recv { channel, seq }),
             child.clone().prop_map(|child| Op::Fork { child }),
             child.prop_map(|child| Op::Join { child }),
             Just(Op::Begin),
