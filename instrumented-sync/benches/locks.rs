@@ -13,7 +13,9 @@ use std::ops::{Deref, DerefMut};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use criterion::{BenchmarkGroup, Criterion, criterion_group, criterion_main, measurement::WallTime};
+use criterion::{
+    BenchmarkGroup, Criterion, criterion_group, criterion_main, measurement::WallTime,
+};
 
 /// One lock implementation under test.
 trait Impl: 'static {
@@ -108,7 +110,11 @@ impl Impl for Ours {
         l.read().unwrap()
     }
     fn ping_pong(rounds: u64) -> Duration {
-        std_like_ping_pong!(instrumented_sync::Mutex<u64>, instrumented_sync::Condvar, rounds)
+        std_like_ping_pong!(
+            instrumented_sync::Mutex<u64>,
+            instrumented_sync::Condvar,
+            rounds
+        )
     }
 }
 
@@ -327,7 +333,12 @@ fn all(c: &mut Criterion) {
     each_impl!(c, "2 threads disjoint locks (per op)", two_threads, false);
     each_impl!(c, "2 threads one shared lock (per op)", two_threads, true);
     let plan = nesting_plan();
-    each_impl!(c, "100-lock random nesting (per set)", random_nesting, &plan);
+    each_impl!(
+        c,
+        "100-lock random nesting (per set)",
+        random_nesting,
+        &plan
+    );
 }
 
 criterion_group!(benches, all);

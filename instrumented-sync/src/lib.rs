@@ -39,8 +39,8 @@ mod barrier;
 mod check;
 mod condvar;
 pub mod debug;
-mod mutex;
 pub mod mpsc;
+mod mutex;
 mod once;
 #[cfg(feature = "parking_lot")]
 pub mod parking_lot;
@@ -77,13 +77,13 @@ pub use recorder::{
 #[cfg(not(feature = "passthrough"))]
 pub use rwlock::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 // The `passthrough` feature: the lock types are std's own (zero cost).
+pub use semaphore::{Semaphore, SemaphorePermit};
+pub use spin::{SpinLock, SpinLockGuard};
 #[cfg(feature = "passthrough")]
 pub use std::sync::{
     Barrier, BarrierWaitResult, Condvar, Mutex, MutexGuard, RwLock, RwLockReadGuard,
     RwLockWriteGuard,
 };
-pub use semaphore::{Semaphore, SemaphorePermit};
-pub use spin::{SpinLock, SpinLockGuard};
 pub use waitfor::{
     BlockedThread, DeadlockAction, DeadlockReport, Detection, HeldLock, deadlock_action,
     set_deadlock_action,
@@ -91,8 +91,8 @@ pub use waitfor::{
 // std's result and error types, so code matching on them compiles unchanged,
 // and the std::sync items that involve no locking.
 pub use std::sync::{
-    Arc, LockResult, Once, OnceState, PoisonError, TryLockError, TryLockResult,
-    WaitTimeoutResult, Weak,
+    Arc, LockResult, Once, OnceState, PoisonError, TryLockError, TryLockResult, WaitTimeoutResult,
+    Weak,
 };
 
 mod sealed {

@@ -10,7 +10,9 @@ use instrumented_sync::{Condvar, Mutex, thread};
 fn run(scenario: impl FnOnce() + Send + 'static) -> Option<String> {
     // The all-blocked rule is process-wide: one scenario at a time.
     static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    let _serial = SERIAL.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let _serial = SERIAL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(scenario));
