@@ -181,9 +181,16 @@ fn run_live(scenario: &Scenario, traces_root: &Path) -> Result<Vec<analyzer::mod
     fs::create_dir_all(&trace_dir)
         .with_context(|| format!("cannot create {}", trace_dir.display()))?;
     let exe = std::env::current_exe().context("cannot find the gallery executable")?;
+    // The program's own output (and the panic a live deadlock report ends it with) goes
+    // to a log beside its trace, so the gallery prints one line per scenario.
+    let log_path = trace_dir.join("output.log");
+    let log = fs::File::create(&log_path)
+        .with_context(|| format!("cannot create {}", log_path.display()))?;
     let mut child = Command::new(exe)
         .args(["--run", scenario.name])
         .env("INSTRUMENTED_SYNC_TRACE", &trace_dir)
+        .stdout(log.try_clone().context("cannot share the output log")?)
+        .stderr(log)
         .spawn()
         .with_context(|| format!("cannot start scenario {}", scenario.name))?;
     let started = Instant::now();
@@ -202,7 +209,11 @@ fn run_live(scenario: &Scenario, traces_root: &Path) -> Result<Vec<analyzer::mod
         std::thread::sleep(Duration::from_millis(10));
     };
     if !status.success() {
-        eprintln!("gallery: scenario {} exited with {status}", scenario.name);
+        eprintln!(
+            "gallery: scenario {} exited with {status} (its output: {})",
+            scenario.name,
+            log_path.display()
+        );
     }
     let files = collect_inputs(std::slice::from_ref(&trace_dir))?;
     if files.len() != 1 {
