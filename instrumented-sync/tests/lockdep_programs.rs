@@ -2,12 +2,14 @@
 //!
 //! Each family runs in a child process (this test binary re-invoked, so no
 //! other test's locks share its trace), records a trace file, and the parent
-//! analyzes it with the analyzer library. Threads are staggered with sleeps so
-//! the programs finish: the analyzer must predict the deadlocks another
-//! schedule would hit.
+//! analyzes it with the analyzer library. Threads take turns through a plain
+//! std atomic, which the recorder does not see, so the programs never really
+//! deadlock however loaded the machine is, and the analyzer must predict the
+//! deadlocks another schedule would hit.
 
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use analyzer::analysis::{AnalysisOptions, analyze};
@@ -26,6 +28,25 @@ fn child() {
     instrumented_sync::flush();
 }
 
+/// Turn-taking invisible to the recorder: thread `i` runs its part after threads `0..i`.
+struct Turns(AtomicUsize);
+
+impl Turns {
+    fn new() -> Turns {
+        Turns(AtomicUsize::new(0))
+    }
+
+    /// Runs `part` as turn `i`.
+    fn take<T>(&self, i: usize, part: impl FnOnce() -> T) -> T {
+        while self.0.load(Ordering::Acquire) != i {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        let value = part();
+        self.0.fetch_add(1, Ordering::Release);
+        value
+    }
+}
+
 /// Locks named A, B, C, D (each its own construction site is irrelevant: names identify them).
 fn locks() -> [Mutex<u32>; 4] {
     [
@@ -37,18 +58,20 @@ fn locks() -> [Mutex<u32>; 4] {
 }
 
 /// Runs `pairs` (indices into A..D) in separate threads, each taking its first lock then its
-/// second, staggered by 30 ms so the run itself never deadlocks.
+/// second, one after the other (turns the recorder does not see).
 fn nested_pairs(pairs: &[(usize, usize)]) {
     let l = locks();
+    let turns = Turns::new();
     thread::scope(|s| {
         for (i, &(a, b)) in pairs.iter().enumerate() {
-            let l = &l;
+            let (l, turns) = (&l, &turns);
             thread::Builder::new()
                 .name(format!("ctx-{i}"))
                 .spawn_scoped(s, move || {
-                    thread::sleep(Duration::from_millis(30 * i as u64));
-                    let _first = l[a].lock().unwrap();
-                    let _second = l[b].lock().unwrap();
+                    turns.take(i, || {
+                        let _first = l[a].lock().unwrap();
+                        let _second = l[b].lock().unwrap();
+                    })
                 })
                 .unwrap();
         }
@@ -123,17 +146,20 @@ fn run_family(family: &str) {
             let a = RwLock::new(0).named("A");
             let b = RwLock::new(0).named("B");
             let write_first = family == "write-read-ABBA";
+            let turns = Turns::new();
             thread::scope(|s| {
                 for (i, (x, y)) in [(&a, &b), (&b, &a)].into_iter().enumerate() {
+                    let turns = &turns;
                     s.spawn(move || {
-                        thread::sleep(Duration::from_millis(30 * i as u64));
-                        if write_first {
-                            let _x = x.write().unwrap();
-                            let _y = y.read().unwrap();
-                        } else {
-                            let _x = x.read().unwrap();
-                            let _y = y.read().unwrap();
-                        }
+                        turns.take(i, || {
+                            if write_first {
+                                let _x = x.write().unwrap();
+                                let _y = y.read().unwrap();
+                            } else {
+                                let _x = x.read().unwrap();
+                                let _y = y.read().unwrap();
+                            }
+                        })
                     });
                 }
             });
