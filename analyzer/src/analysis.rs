@@ -801,6 +801,9 @@ impl Context<'_> {
                     .iter()
                     .enumerate()
                     .filter(|&(j, _)| Some(j) != pos)
+                    // A one-time cell or a task's completion is held by its own thread only:
+                    // it is no lock a sibling path could share, so never a gate to suggest.
+                    .filter(|&(_, &(h, _))| trace.object(h).kind != crate::model::ObjectKind::Once)
                     .map(|(_, &(h, _))| self.node_lock(d.trace, h).name)
                     .collect();
                 also_held.sort();
