@@ -8,6 +8,17 @@ use instrumented_sync::Mutex;
 use tracing::span::{Attributes, Id, Record};
 use tracing::{Event, Metadata, Subscriber};
 
+/// The two tests install scoped subscribers; tracing's global max-level and
+/// callsite-interest caches are rebuilt whenever one comes or goes, so a test
+/// running beside the other can miss events. One at a time.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 /// Counts `instrumented_sync` events, taking an instrumented lock for each.
 struct CountingSubscriber {
     events: AtomicUsize,
@@ -39,6 +50,7 @@ impl Subscriber for CountingSubscriber {
 
 #[test]
 fn lock_events_reach_tracing_without_recursion() {
+    let _serial = serial();
     let subscriber = Arc::new(CountingSubscriber {
         events: AtomicUsize::new(0),
         log: Mutex::new(Vec::new()),
@@ -78,6 +90,7 @@ impl Subscriber for PanickingSubscriber {
 
 #[test]
 fn recording_survives_a_panicking_subscriber() {
+    let _serial = serial();
     let m = Mutex::new(0).named("after-panic");
     drop(m.lock());
     let result = tracing::subscriber::with_default(PanickingSubscriber, || {
