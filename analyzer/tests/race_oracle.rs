@@ -146,6 +146,7 @@ fn brute_clocks(trace: &Trace) -> Vec<Vec<u32>> {
     let mut clocks: Vec<Vec<u32>> = Vec::with_capacity(trace.events.len());
     let mut last: Vec<Option<usize>> = vec![None; n];
     let mut count = vec![0u32; n];
+    let mut forked_at: Vec<Option<usize>> = vec![None; n];
     for j in 0..trace.events.len() {
         let u = trace.events[j].thread.0 as usize;
         let mut c = match last[u] {
@@ -160,9 +161,15 @@ fn brute_clocks(trace: &Trace) -> Vec<Vec<u32>> {
                 join(&mut c, &src);
             }
         }
+        // A join takes the child's last event's clock; a child that recorded
+        // nothing ends with the clock it was forked with.
         if let Op::Join { child } = trace.events[j].op
             && child.0 as usize != u
-            && let Some(p) = last.get(child.0 as usize).copied().flatten()
+            && let Some(p) = last
+                .get(child.0 as usize)
+                .copied()
+                .flatten()
+                .or_else(|| forked_at.get(child.0 as usize).copied().flatten())
         {
             let src = clocks[p].clone();
             join(&mut c, &src);
@@ -170,6 +177,11 @@ fn brute_clocks(trace: &Trace) -> Vec<Vec<u32>> {
         c[u] = count[u];
         clocks.push(c);
         last[u] = Some(j);
+        if let Op::Fork { child } = trace.events[j].op
+            && let Some(f) = forked_at.get_mut(child.0 as usize)
+        {
+            *f = Some(j);
+        }
     }
     clocks
 }
@@ -550,6 +562,30 @@ proptest! {
             }
         }
     }
+}
+
+#[test]
+fn a_join_of_a_child_that_recorded_nothing_still_follows_its_fork() {
+    // T0 forks T3; T3 writes v0, then forks T2, which records nothing; T0
+    // joins T2 and reads v0: the write happens before the read, through T2.
+    let trace = build(&[
+        (0, 0, 2, 0),
+        (3, 6, 93, 0),
+        (3, 0, 82, 0),
+        (0, 1, 126, 0),
+        (0, 5, 15, 0),
+    ]);
+    assert_eq!(trace.events.len(), 5);
+    assert!(HappensBefore::compute(&trace).ordered(1, 4));
+    let report = detect(
+        &trace,
+        &RaceOptions {
+            lockset: false,
+            max_pairs: usize::MAX,
+        },
+    );
+    assert!(report.racy_vars.is_empty(), "{:?}", report.races);
+    assert!(streaming_racy(&trace).is_empty());
 }
 
 #[test]

@@ -109,6 +109,8 @@ impl Barrier {
         if is_leader {
             state.arrived = 0;
             state.generation += 1;
+            // Tells the detector the waiters are released before they run.
+            self.meta.advance();
             self.all_arrived.notify_all();
         } else {
             // Registered with the deadlock detector; waits in slices so a verdict reaches it.
@@ -116,7 +118,14 @@ impl Barrier {
                 crate::waitfor::Resource {
                     kind: ObjectKind::Barrier,
                     label: self.meta.label(),
-                    wakers: crate::waitfor::Wakers::Unknown,
+                    // Read under the state lock, before the last arrival can advance it.
+                    wakers: crate::waitfor::Wakers::Progress {
+                        counter: self.meta.progress(),
+                        seen: self
+                            .meta
+                            .progress()
+                            .load(std::sync::atomic::Ordering::SeqCst),
+                    },
                     wakeable: true,
                 },
                 crate::recorder::site(site),

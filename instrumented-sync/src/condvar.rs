@@ -34,6 +34,96 @@ use crate::recorder::{self, ObjectMeta, record_at};
 pub struct Condvar {
     pub(crate) meta: ObjectMeta,
     inner: std_sync::Condvar,
+    tokens: WakeTokens,
+}
+
+/// The notifications a condvar sent and its waiters have not yet taken.
+///
+/// Untimed waits block in slices (so a detector verdict can reach them), and
+/// a notify sent while a waiter is between two slices finds nobody in the std
+/// condvar. Counting notifications as tokens keeps std's semantics anyway: a
+/// waiter returns only by taking a token, one `notify_one` releases one
+/// waiter, and the detector knows how many waiters are about to run.
+struct WakeTokens {
+    state: std_sync::Mutex<TokenCount>,
+}
+
+struct TokenCount {
+    /// Threads between the start and end of a wait (timed or not).
+    waiting: usize,
+    /// Notifications not yet taken; never more than `waiting`.
+    pending: usize,
+}
+
+impl WakeTokens {
+    const fn new() -> WakeTokens {
+        WakeTokens {
+            state: std_sync::Mutex::new(TokenCount {
+                waiting: 0,
+                pending: 0,
+            }),
+        }
+    }
+
+    fn count(&self) -> std_sync::MutexGuard<'_, TokenCount> {
+        // Two counters, consistent after every statement: poisoning cannot break them.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// A notification: one more token (`notify_one`) or one per waiter (`notify_all`).
+    fn notify(&self, all: bool) {
+        let mut c = self.count();
+        c.pending = if all {
+            c.waiting
+        } else {
+            (c.pending + 1).min(c.waiting)
+        };
+    }
+
+    /// Counts the caller as a waiter until the ticket is dropped or takes a token.
+    fn enter(&self) -> Ticket<'_> {
+        self.count().waiting += 1;
+        Ticket {
+            tokens: self,
+            done: false,
+        }
+    }
+}
+
+impl crate::waitfor::PendingWakes for WakeTokens {
+    fn pending(&self) -> usize {
+        self.count().pending
+    }
+}
+
+/// One thread's place among a condvar's waiters.
+struct Ticket<'a> {
+    tokens: &'a WakeTokens,
+    done: bool,
+}
+
+impl Ticket<'_> {
+    /// Takes a token if one is pending, ending the wait.
+    fn take(&mut self) -> bool {
+        let mut c = self.tokens.count();
+        if self.done || c.pending == 0 {
+            return false;
+        }
+        c.pending -= 1;
+        c.waiting -= 1;
+        self.done = true;
+        true
+    }
+}
+
+impl Drop for Ticket<'_> {
+    fn drop(&mut self) {
+        if !self.done {
+            let mut c = self.tokens.count();
+            c.waiting -= 1;
+            c.pending = c.pending.min(c.waiting);
+        }
+    }
 }
 
 impl Condvar {
@@ -43,6 +133,7 @@ impl Condvar {
         Condvar {
             meta: ObjectMeta::new(ObjectKind::Condvar),
             inner: std_sync::Condvar::new(),
+            tokens: WakeTokens::new(),
         }
     }
 
@@ -59,24 +150,34 @@ impl Condvar {
     #[track_caller]
     pub fn wait<'a, T>(&self, guard: MutexGuard<'a, T>) -> LockResult<MutexGuard<'a, T>> {
         let site = recorder::site(Location::caller());
+        // Counted while the mutex is still held: any notify from now on is ours to take.
+        let mut ticket = self.tokens.enter();
         let (mut std_guard, guard) = self.begin_wait(guard, false, site);
         // An untimed wait is registered with the deadlock detector and waits in
-        // slices, so a verdict can reach it; a slice ending is not a wakeup.
-        let wait = crate::waitfor::block_on(
+        // slices, so a verdict can reach it; it ends only by taking a token (a
+        // wakeup without one is spurious, and std allows waiting on).
+        let mut wait = crate::waitfor::block_on(
             crate::waitfor::Resource {
                 kind: ObjectKind::Condvar,
                 label: self.meta.label(),
-                wakers: crate::waitfor::Wakers::Unknown,
+                wakers: crate::waitfor::Wakers::Tokens(&self.tokens),
                 wakeable: true,
             },
             site,
         );
         let result = loop {
-            match self.inner.wait_timeout(std_guard, crate::waitfor::SLICE) {
-                Ok((g, r)) if r.timed_out() => std_guard = g,
-                Ok((g, _)) => break Ok(g),
-                Err(e) => break Err(PoisonError::new(e.into_inner().0)),
+            let (g, poisoned) = match self.inner.wait_timeout(std_guard, crate::waitfor::SLICE) {
+                Ok((g, _)) => (g, false),
+                Err(e) => (e.into_inner().0, true),
+            };
+            if wait.end_if(|| ticket.take()) {
+                break if poisoned {
+                    Err(PoisonError::new(g))
+                } else {
+                    Ok(g)
+                };
             }
+            std_guard = g;
             wait.check();
         };
         drop(wait);
@@ -113,12 +214,18 @@ impl Condvar {
         dur: Duration,
     ) -> LockResult<(MutexGuard<'a, T>, WaitTimeoutResult)> {
         let site = recorder::site(Location::caller());
+        let mut ticket = self.tokens.enter();
         let (std_guard, guard) = self.begin_wait(guard, true, site);
         let result = self.inner.wait_timeout(std_guard, dur);
         let timed_out = match &result {
             Ok((_, r)) => r.timed_out(),
             Err(e) => e.get_ref().1.timed_out(),
         };
+        if !timed_out {
+            // Woken: take the notification if it is still there (else a spurious wakeup).
+            ticket.take();
+        }
+        drop(ticket);
         let (guard_result, wait_result) = match result {
             Ok((g, r)) => (Ok(g), r),
             Err(e) => {
@@ -181,6 +288,7 @@ impl Condvar {
         // Numbered before waking anyone, so a woken waiter's `notified_seen` counts it.
         let seq = self.meta.next_seq();
         record_at(Op::Notify { condvar, all, seq }, site);
+        self.tokens.notify(all);
     }
 
     /// Records the start of a wait and takes the std guard out of `guard`

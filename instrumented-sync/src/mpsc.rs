@@ -67,12 +67,22 @@ impl<T> Chan<T> {
             .0
     }
 
+    /// Registers a wait with the detector; call with the state lock held.
     fn register(&self, site: SiteId) -> waitfor::WaitGuard<'_> {
         waitfor::block_on(
             Resource {
                 kind: ObjectKind::Channel,
                 label: self.meta.label(),
-                wakers: Wakers::Unknown,
+                // Called with the state lock held, having found the wait
+                // must happen: any send, receive or disconnection from now
+                // on moves the counter.
+                wakers: Wakers::Progress {
+                    counter: self.meta.progress(),
+                    seen: self
+                        .meta
+                        .progress()
+                        .load(std::sync::atomic::Ordering::SeqCst),
+                },
                 wakeable: true,
             },
             site,
@@ -99,6 +109,7 @@ impl<T> Chan<T> {
             site,
         );
         s.queue.push_back((t, seq));
+        self.meta.advance();
         self.arrived.notify_one();
         seq
     }
@@ -113,6 +124,7 @@ impl<T> Chan<T> {
             },
             site,
         );
+        self.meta.advance();
         self.taken.notify_all();
         Some(t)
     }
@@ -124,13 +136,14 @@ impl<T> Chan<T> {
         let mut wait = None;
         while s.receiver && self.full(&s) {
             if wait.is_none() {
-                drop(s);
                 wait = Some(self.register(site));
-                s = self.lock();
                 continue;
             }
             s = self.wait(&self.taken, s, waitfor::SLICE);
             if let Some(w) = &wait {
+                if s.receiver && self.full(&s) {
+                    w.rearm();
+                }
                 drop(s);
                 w.check();
                 s = self.lock();
@@ -143,13 +156,14 @@ impl<T> Chan<T> {
         if self.bound == Some(0) {
             while s.received < seq && s.receiver {
                 if wait.is_none() {
-                    drop(s);
                     wait = Some(self.register(site));
-                    s = self.lock();
                     continue;
                 }
                 s = self.wait(&self.taken, s, waitfor::SLICE);
                 if let Some(w) = &wait {
+                    if s.received < seq && s.receiver {
+                        w.rearm();
+                    }
                     drop(s);
                     w.check();
                     s = self.lock();
@@ -182,9 +196,7 @@ impl<T> Chan<T> {
                 },
                 None => {
                     if wait.is_none() {
-                        drop(s);
                         wait = Some(self.register(site));
-                        s = self.lock();
                         continue;
                     }
                     waitfor::SLICE
@@ -196,6 +208,9 @@ impl<T> Chan<T> {
             if let Some(w) = &wait
                 && s.queue.is_empty()
             {
+                if s.senders > 0 {
+                    w.rearm();
+                }
                 drop(s);
                 w.check();
                 s = self.lock();
@@ -430,6 +445,7 @@ macro_rules! sender_impls {
                 let mut s = self.chan.lock();
                 s.senders -= 1;
                 if s.senders == 0 {
+                    self.chan.meta.advance();
                     self.chan.arrived.notify_all();
                 }
             }
@@ -448,7 +464,11 @@ sender_impls!(SyncSender);
 
 impl<T> Drop for Receiver<T> {
     fn drop(&mut self) {
-        self.chan.lock().receiver = false;
+        let mut s = self.chan.lock();
+        s.receiver = false;
+        // Under the state lock, like every other move of the counter.
+        self.chan.meta.advance();
+        drop(s);
         self.chan.taken.notify_all();
     }
 }

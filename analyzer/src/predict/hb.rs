@@ -143,8 +143,15 @@ impl HappensBefore {
                 }
                 Op::Join { child } => {
                     let c = child.0 as usize;
-                    if c < n_threads && c != u && count[c] > 0 {
-                        join_into(&mut incoming, &clocks[c]);
+                    if c < n_threads && c != u {
+                        if count[c] > 0 {
+                            join_into(&mut incoming, &clocks[c]);
+                        }
+                        // A child that recorded nothing since its fork ends
+                        // with its fork's clock: the join still follows the fork.
+                        if let Some(f) = &fork_clock[c] {
+                            join_into(&mut incoming, f);
+                        }
                     }
                 }
                 Op::Wake {

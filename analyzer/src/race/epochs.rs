@@ -178,7 +178,8 @@ impl VectorClocks {
             }
             Op::Join { child } => {
                 let c = child.0 as usize;
-                if c < n && c != u && self.count[c] > 0 {
+                // Also for a child with no events: its clock holds its fork's.
+                if c < n && c != u {
                     let (scratch, clocks) = (&mut self.scratch, &self.clocks);
                     join_into(scratch, &clocks[c * n..(c + 1) * n]);
                     received = true;

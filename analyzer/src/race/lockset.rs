@@ -210,7 +210,8 @@ impl ForkJoinClocks {
         self.count[t] += 1;
         if let crate::model::Op::Join { child } = *op {
             let c = child.0 as usize;
-            if c < n && c != t && self.count[c] > 0 {
+            // Also for a child with no events: its clock holds its fork's.
+            if c < n && c != t {
                 for i in 0..n {
                     let s = self.clocks[c * n + i];
                     let d = &mut self.clocks[t * n + i];

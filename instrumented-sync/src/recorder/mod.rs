@@ -149,6 +149,18 @@ impl ObjectMeta {
         }
     }
 
+    /// Advances the counter as a progress signal for blocked waiters (a notify,
+    /// a barrier's last arrival, a send or receive): sequentially consistent,
+    /// so a waiter that re-reads it after waking cannot miss it.
+    pub(crate) fn advance(&self) -> u64 {
+        self.seq.fetch_add(1, Ordering::SeqCst) + 1
+    }
+
+    /// The counter that [`ObjectMeta::advance`] moves, for the deadlock detector.
+    pub(crate) fn progress(&self) -> &AtomicU64 {
+        &self.seq
+    }
+
     /// The current sequence number, without advancing it.
     pub(crate) fn current_seq(&self) -> u64 {
         self.seq.load(Ordering::Relaxed)

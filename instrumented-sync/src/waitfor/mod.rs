@@ -167,10 +167,36 @@ impl Owners for HolderWord {
 pub(crate) enum Wakers<'a> {
     /// The holders the resource reports (a lock's holder, semaphore permit holders).
     Owners(&'a (dyn Owners + 'static)),
+    /// The exclusive holder of a lock only ever held exclusively (a mutex):
+    /// no recorded holder means the lock is free or changing hands (a holder
+    /// between two condvar wait slices, a new holder about to record itself),
+    /// so the waiter is about to run.
+    ExclusiveHolder(&'a HolderWord),
     /// One thread (a joined thread, a `OnceLock`'s initialiser).
     Thread(ThreadId),
     /// Possibly any thread (condvar, barrier, channel).
     Unknown,
+    /// Possibly any thread, and the wait is over once `counter` (bumped by
+    /// whatever could end it: a notify, a barrier's last arrival, a send)
+    /// differs from `seen`. Until the waiter runs again it counts as running,
+    /// so a thread that has been woken but not yet scheduled is never taken
+    /// for a blocked one.
+    Progress {
+        /// The resource's progress counter.
+        counter: &'a AtomicU64,
+        /// Its value when the waiter last found it had to wait.
+        seen: u64,
+    },
+    /// Possibly any thread, and the resource counts wakeups sent but not yet
+    /// taken (a condvar's notifications): that many of its waiters, the
+    /// earliest registered, count as running.
+    Tokens(&'a (dyn PendingWakes + 'static)),
+}
+
+/// A resource that hands out wakeups to its waiters (a condvar).
+pub(crate) trait PendingWakes: Sync {
+    /// How many wakeups were sent and not yet taken by a waiter.
+    fn pending(&self) -> usize;
 }
 
 /// What a thread is about to wait for.
@@ -192,10 +218,37 @@ struct OwnersPtr(*const (dyn Owners + 'static));
 // through `&` while its waiter's `WaitGuard` is alive (see `snapshot`).
 unsafe impl Send for OwnersPtr {}
 
+/// A raw pointer to a registered waiter's progress counter.
+struct CounterPtr(*const AtomicU64);
+
+// SAFETY: `AtomicU64` is `Sync`; the pointee is only read while its waiter's
+// `WaitGuard` is alive (see `snapshot`).
+unsafe impl Send for CounterPtr {}
+
+/// A raw pointer to a registered waiter's token count.
+struct TokensPtr(*const (dyn PendingWakes + 'static));
+
+// SAFETY: the pointee is `Sync` (a bound of `PendingWakes`) and is only read
+// through `&` while its waiter's `WaitGuard` is alive (see `snapshot`).
+unsafe impl Send for TokensPtr {}
+
 enum RawWakers {
-    Owners(OwnersPtr),
+    /// The pointer, and whether no owner means the resource is free.
+    Owners(OwnersPtr, bool),
     Thread(u32),
     Unknown,
+    Progress(CounterPtr, u64),
+    Tokens(TokensPtr),
+}
+
+impl RawWakers {
+    /// Whether nobody in particular owns the wait (condvar, barrier, channel).
+    fn is_ownerless(&self) -> bool {
+        matches!(
+            self,
+            RawWakers::Unknown | RawWakers::Progress(..) | RawWakers::Tokens(_)
+        )
+    }
 }
 
 struct Entry {
@@ -353,6 +406,51 @@ impl WaitGuard<'_> {
     }
 }
 
+impl WaitGuard<'_> {
+    /// Ends the wait if `woken` (run under the registry lock) says so, so the
+    /// detector never sees the thread between taking its wakeup and leaving
+    /// the wait, when it would look blocked with nothing left to wake it.
+    pub(crate) fn end_if(&mut self, woken: impl FnOnce() -> bool) -> bool {
+        let Some(t) = self.thread else {
+            return woken();
+        };
+        let mut reg = registry();
+        if !woken() {
+            return false;
+        }
+        if let Some(slot) = reg.threads.get_mut(&t)
+            && slot.wait.as_ref().is_some_and(|e| e.id == self.id)
+        {
+            slot.wait = None;
+        }
+        self.thread = None;
+        true
+    }
+
+    /// For a [`Wakers::Progress`] wait that goes on after a wakeup: the
+    /// counter's current value becomes the one to wait past. Call only after
+    /// finding the wait must go on, with the lock that guards the condition
+    /// (and the counter's moves) held.
+    pub(crate) fn rearm(&self) {
+        let Some(t) = self.thread else { return };
+        let mut reg = registry();
+        if let Some(Slot {
+            wait:
+                Some(Entry {
+                    id,
+                    wakers: RawWakers::Progress(counter, seen),
+                    ..
+                }),
+            ..
+        }) = reg.threads.get_mut(&t)
+            && *id == self.id
+        {
+            // SAFETY: this guard's own resource, borrowed for the guard's lifetime.
+            *seen = unsafe { &*counter.0 }.load(Ordering::SeqCst);
+        }
+    }
+}
+
 impl Drop for WaitGuard<'_> {
     fn drop(&mut self) {
         let Some(t) = self.thread else { return };
@@ -383,11 +481,19 @@ pub(crate) fn block_on(resource: Resource<'_>, site: SiteId) -> WaitGuard<'_> {
         return inert;
     };
     let wakers = match resource.wakers {
-        Wakers::Owners(o) => RawWakers::Owners(OwnersPtr(std::ptr::from_ref(o))),
+        Wakers::Owners(o) => RawWakers::Owners(OwnersPtr(std::ptr::from_ref(o)), false),
+        Wakers::ExclusiveHolder(h) => {
+            let o: &(dyn Owners + 'static) = h;
+            RawWakers::Owners(OwnersPtr(std::ptr::from_ref(o)), true)
+        }
         Wakers::Thread(t) => RawWakers::Thread(t.0),
         Wakers::Unknown => RawWakers::Unknown,
+        Wakers::Progress { counter, seen } => {
+            RawWakers::Progress(CounterPtr(std::ptr::from_ref(counter)), seen)
+        }
+        Wakers::Tokens(t) => RawWakers::Tokens(TokensPtr(std::ptr::from_ref(t))),
     };
-    let unknown = matches!(wakers, RawWakers::Unknown);
+    let unknown = wakers.is_ownerless();
     slot.wait = Some(Entry {
         id,
         kind: resource.kind,
@@ -435,17 +541,34 @@ struct Snapshot {
 fn snapshot(reg: &Registry) -> Snapshot {
     let mut nodes = BTreeMap::new();
     let mut holders = BTreeMap::new();
+    let woken = woken_by_tokens(reg);
     for (&t, slot) in &reg.threads {
         let node = match &slot.wait {
             None => graph::Node::Running,
+            Some(_) if woken.contains(&t) => graph::Node::Running,
             Some(e) => match &e.wakers {
-                RawWakers::Unknown => graph::Node::Blocked(graph::Wakers::Unknown),
+                RawWakers::Unknown | RawWakers::Tokens(_) => {
+                    graph::Node::Blocked(graph::Wakers::Unknown)
+                }
+                RawWakers::Progress(counter, seen) => {
+                    // SAFETY: as for `Owners` below: the counter belongs to the
+                    // resource borrowed by this entry's live `WaitGuard`, which
+                    // removes the entry under the registry lock (held here)
+                    // before the borrow ends. Exercised by every condvar,
+                    // barrier and channel wait test (tests/waitfor_*.rs).
+                    if unsafe { &*counter.0 }.load(Ordering::SeqCst) == *seen {
+                        graph::Node::Blocked(graph::Wakers::Unknown)
+                    } else {
+                        // Woken, not yet running again.
+                        graph::Node::Running
+                    }
+                }
                 RawWakers::Thread(x) if reg.threads.contains_key(x) => {
                     graph::Node::Blocked(graph::Wakers::Known(vec![*x]))
                 }
                 // The joined thread ended: the join is about to return.
                 RawWakers::Thread(_) => graph::Node::Running,
-                RawWakers::Owners(p) => {
+                RawWakers::Owners(p, unowned_is_free) => {
                     let mut out = Vec::new();
                     // SAFETY: `p` was made from a `&'a dyn Owners` passed to
                     // `block_on`, whose `WaitGuard<'a>` removes this entry (under
@@ -457,7 +580,7 @@ fn snapshot(reg: &Registry) -> Snapshot {
                         let ids = out.iter().map(|&(h, _)| h).collect();
                         holders.insert(t, out);
                         graph::Node::Blocked(graph::Wakers::Known(ids))
-                    } else if known {
+                    } else if known || *unowned_is_free {
                         // No holder: the resource is free and the wait about to end.
                         graph::Node::Running
                     } else {
@@ -469,6 +592,35 @@ fn snapshot(reg: &Registry) -> Snapshot {
         nodes.insert(t, node);
     }
     Snapshot { nodes, holders }
+}
+
+/// The waiters that a resource's untaken wakeups will release: per resource,
+/// as many as it has pending, earliest registered first (which waiter the OS
+/// picks does not matter to the verdicts: only how many can run).
+fn woken_by_tokens(reg: &Registry) -> BTreeSet<u32> {
+    let mut by_resource: BTreeMap<usize, Vec<(u64, u32, &TokensPtr)>> = BTreeMap::new();
+    for (&t, slot) in &reg.threads {
+        if let Some(Entry {
+            id,
+            wakers: RawWakers::Tokens(p),
+            ..
+        }) = &slot.wait
+        {
+            let key = p.0.cast::<()>() as usize;
+            by_resource.entry(key).or_default().push((*id, t, p));
+        }
+    }
+    let mut woken = BTreeSet::new();
+    for mut waiters in by_resource.into_values() {
+        waiters.sort_unstable_by_key(|w| w.0);
+        // SAFETY: as for `Owners` in `snapshot`: the pointee is the resource
+        // borrowed by a live `WaitGuard`, which removes its entry under the
+        // registry lock (held by our caller) before the borrow ends.
+        // Exercised by every condvar test (tests/waitfor_waits.rs).
+        let pending = unsafe { &*waiters[0].2.0 }.pending();
+        woken.extend(waiters.iter().take(pending).map(|w| w.1));
+    }
+    woken
 }
 
 /// The members reachable from `start` through wakers.
@@ -665,11 +817,17 @@ pub(crate) fn block_on_lock(
     site: SiteId,
 ) -> WaitGuard<'_> {
     let _ = mode;
+    // A reader-writer lock's readers are not recorded: with no exclusive
+    // holder, readers may still hold it, and who could wake the waiter is unknown.
+    let wakers = match meta.kind() {
+        ObjectKind::RwLock => Wakers::Owners(&meta.holder),
+        _ => Wakers::ExclusiveHolder(&meta.holder),
+    };
     block_on(
         Resource {
             kind: meta.kind(),
             label: meta.label(),
-            wakers: Wakers::Owners(&meta.holder),
+            wakers,
             // std's lock cannot be interrupted: a cycle is acted on by the thread closing it.
             wakeable: false,
         },
@@ -703,5 +861,100 @@ pub(crate) fn wait_for_thread(
     while is_live(child) && !finished() {
         std::thread::park_timeout(SLICE);
         wait.check();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn node_of_me(me: u32) -> Option<graph::Node> {
+        snapshot(&registry()).nodes.remove(&me)
+    }
+
+    #[test]
+    fn a_woken_waiter_counts_as_running_until_it_waits_again() {
+        let counter = AtomicU64::new(7);
+        let wait = block_on(
+            Resource {
+                kind: ObjectKind::Condvar,
+                label: "cv".to_owned(),
+                wakers: Wakers::Progress {
+                    counter: &counter,
+                    seen: 7,
+                },
+                wakeable: true,
+            },
+            SiteId(0),
+        );
+        let me = me().expect("registered");
+        assert!(matches!(
+            node_of_me(me),
+            Some(graph::Node::Blocked(graph::Wakers::Unknown))
+        ));
+        // A notify (or a send, or a barrier's last arrival) moves the counter:
+        // the waiter is runnable before it is scheduled.
+        counter.fetch_add(1, Ordering::SeqCst);
+        assert!(matches!(node_of_me(me), Some(graph::Node::Running)));
+        drop(wait);
+        assert!(matches!(node_of_me(me), Some(graph::Node::Running)));
+    }
+
+    struct FixedTokens(std::sync::atomic::AtomicUsize);
+
+    impl PendingWakes for FixedTokens {
+        fn pending(&self) -> usize {
+            self.0.load(Ordering::SeqCst)
+        }
+    }
+
+    #[test]
+    fn a_pending_token_releases_one_waiter_and_taking_it_ends_the_wait() {
+        let tokens = FixedTokens(std::sync::atomic::AtomicUsize::new(0));
+        let mut wait = block_on(
+            Resource {
+                kind: ObjectKind::Condvar,
+                label: "cv".to_owned(),
+                wakers: Wakers::Tokens(&tokens),
+                wakeable: true,
+            },
+            SiteId(0),
+        );
+        let me = me().expect("registered");
+        assert!(matches!(
+            node_of_me(me),
+            Some(graph::Node::Blocked(graph::Wakers::Unknown))
+        ));
+        tokens.0.store(1, Ordering::SeqCst);
+        assert!(matches!(node_of_me(me), Some(graph::Node::Running)));
+        // No token to take: the wait goes on.
+        assert!(!wait.end_if(|| false));
+        // Taking the token and leaving the wait happen as one step.
+        assert!(wait.end_if(|| tokens.0.swap(0, Ordering::SeqCst) == 1));
+        assert!(matches!(node_of_me(me), Some(graph::Node::Running)));
+    }
+
+    #[test]
+    fn a_mutex_waiter_with_no_recorded_holder_is_about_to_run() {
+        let holder = HolderWord::new();
+        let wait = block_on(
+            Resource {
+                kind: ObjectKind::Mutex,
+                label: "m".to_owned(),
+                wakers: Wakers::ExclusiveHolder(&holder),
+                wakeable: false,
+            },
+            SiteId(0),
+        );
+        let me = me().expect("registered");
+        assert!(matches!(node_of_me(me), Some(graph::Node::Running)));
+        holder.set(ThreadId(me + 1_000_000), SiteId(0));
+        assert_eq!(
+            node_of_me(me),
+            Some(graph::Node::Blocked(graph::Wakers::Known(vec![
+                me + 1_000_000
+            ])))
+        );
+        drop(wait);
     }
 }

@@ -17,8 +17,8 @@ use std::sync::{Arc, OnceLock, PoisonError};
 use std::time::Duration;
 
 use super::{
-    DeadlockAction, Detection, RawWakers, Registry, deadlock_action, graph, mark_reported, publish,
-    registry, snapshot,
+    DeadlockAction, Detection, Registry, deadlock_action, graph, mark_reported, publish, registry,
+    snapshot,
 };
 
 /// Environment variable: the watchdog interval in milliseconds (default 100).
@@ -93,7 +93,7 @@ fn check() {
                 .and_then(|s| s.wait.as_ref().map(|e| (t, e)))
         })
         .filter(|(t, e)| e.wakeable && !e.reported && unreported(&reg, t))
-        .max_by_key(|(_, e)| (matches!(e.wakers, RawWakers::Unknown), e.id))
+        .max_by_key(|(_, e)| (e.wakers.is_ownerless(), e.id))
         .map(|(&t, _)| t);
     let panics = matches!(action, DeadlockAction::Panic) && actor.is_some();
     let actor_id = actor.unwrap_or_else(|| group.iter().copied().next().unwrap_or(0));
