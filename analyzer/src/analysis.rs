@@ -31,10 +31,13 @@ use crate::finding::{
     CycleStep, Finding, FindingKind, LockRef, RoleSite, SiteRef, Summary, fingerprint,
 };
 use crate::graph::lock_order::{event_site, thread_name};
-use crate::graph::{DepRef, LockOrderGraph, LockOrderView, elementary_cycles, lock_ref, site_ref};
-use crate::model::{Mode, Trace, Warning};
+use crate::graph::{
+    DepRef, LockOrderGraph, LockOrderGraphBuilder, LockOrderView, elementary_cycles, lock_ref,
+    site_ref,
+};
+use crate::model::{Mode, ObjIdx, ThreadIdx, Trace, Warning};
 use crate::predict::{
-    ClosureIndex, DeadlockPattern, Dependencies, DependencyInstance, NestingEvent, Witness,
+    ClosureIndex, DeadlockPattern, Dependencies, DependencyInstance, NestingEvent,
     deadlock_patterns, lock_dependencies_bounded,
 };
 
@@ -167,95 +170,191 @@ pub const MAX_REALISATIONS: usize = 4096;
 /// confirmation (linear in the trace each) before that trace is given up on.
 pub const MAX_CONFIRMATIONS: usize = 64;
 
-/// Analyzes `traces` together.
+/// Analyzes `traces` together: [`AnalysisBuilder`] fed every trace in order.
 ///
-/// Race detection runs on a second thread while deadlock prediction runs on this one
-/// (they share nothing but the traces); their findings are merged in a fixed order, so
-/// the result does not depend on which finishes first.
+/// Race detection of each trace runs on a second thread while its deadlock prediction
+/// runs on this one (they share nothing but the trace); their findings are merged in a
+/// fixed order, so the result does not depend on which finishes first.
 pub fn analyze(traces: &[Trace], options: &AnalysisOptions) -> Analysis {
-    let race_options = crate::race::RaceOptions {
-        lockset: options.lockset,
-        max_pairs: options.max_race_pairs,
-    };
-    let detect_races = || -> Vec<(Vec<String>, Vec<Finding>)> {
-        traces
-            .iter()
-            .map(|trace| {
+    let mut builder = AnalysisBuilder::new(options.clone());
+    for trace in traces {
+        builder.add_trace(trace);
+    }
+    builder.finish()
+}
+
+/// An analysis of many traces fed one at a time, so only one trace's events are
+/// in memory at once.
+///
+/// [`AnalysisBuilder::add_trace`] runs everything that reads the trace's events —
+/// lock dependencies, deadlock patterns and their sync-preserving confirmation,
+/// races, nesting and observed findings — and keeps only what the cross-trace part
+/// needs: the lock-order graph (names, class keys, witness strings), a summary of
+/// each dependency (its thread, locks, modes and first acquisition's sites), the
+/// verdict of each deadlock pattern keyed by the cycle of locks it realises, and the
+/// trace's findings. [`AnalysisBuilder::finish`] then searches the merged graph for
+/// cycles, classifies and explains them, and merges everything into an [`Analysis`]
+/// equal to what [`analyze`] returns for the same traces in the same order.
+#[derive(Debug)]
+pub struct AnalysisBuilder {
+    options: AnalysisOptions,
+    graph: LockOrderGraphBuilder,
+    runs: Vec<RunSummary>,
+    /// Nesting findings, merged by id in trace order.
+    nesting: BTreeMap<String, Finding>,
+    /// Race findings, merged by id in trace order.
+    races: BTreeMap<String, Finding>,
+    /// Observed findings, merged by id in trace order.
+    observed: BTreeMap<String, Finding>,
+    limits: BTreeSet<LimitHit>,
+    warnings: Vec<Warning>,
+    events: u64,
+    threads: usize,
+    locks: usize,
+}
+
+/// What the cross-trace part keeps of one trace.
+#[derive(Debug)]
+struct RunSummary {
+    /// The trace file.
+    source: String,
+    /// The unknown site as this trace shows it.
+    unknown_site: SiteRef,
+    /// One per entry of the trace's `Dependencies::deps`, same index.
+    deps: Vec<DepSummary>,
+    /// Deadlock patterns grouped by the cycle of locks they realise, in search order.
+    patterns: Vec<CyclePatterns>,
+}
+
+/// What the cross-trace part keeps of one lock dependency.
+#[derive(Debug)]
+struct DepSummary {
+    thread: ThreadIdx,
+    thread_name: String,
+    lock: ObjIdx,
+    mode: Mode,
+    /// The held locks (sorted by lock) and their modes.
+    held: Vec<(ObjIdx, Mode)>,
+    /// Parallel to `held`: whether the lock is a one-time cell or a task's completion.
+    held_once: Vec<bool>,
+    /// Sites of the first concrete acquisition, if any.
+    first: Option<InstanceSites>,
+}
+
+/// The sites of one concrete acquisition of a dependency.
+#[derive(Debug)]
+struct InstanceSites {
+    /// Where each held lock was taken (parallel to the dependency's held set, possibly shorter).
+    held_at: Vec<SiteRef>,
+    /// Where the lock was requested.
+    wanted_at: SiteRef,
+}
+
+/// The deadlock patterns of one trace realising one cycle of locks.
+#[derive(Debug)]
+struct CyclePatterns {
+    /// The locks of the cycle, in order (the first pattern's order).
+    locks: Vec<ObjIdx>,
+    /// Patterns handed to confirmation, in search order; later ones are skipped
+    /// once one is confirmed or [`MAX_CONFIRMATIONS`] were tried.
+    verdicts: Vec<PatternVerdict>,
+    /// Whether patterns were left unconfirmed after [`MAX_CONFIRMATIONS`] attempts.
+    gave_up: bool,
+}
+
+/// One deadlock pattern and what confirmation said of it.
+#[derive(Debug)]
+struct PatternVerdict {
+    /// Dependency indices, in pattern order.
+    deps: Vec<usize>,
+    confirmed: Option<Confirmation>,
+}
+
+/// A sync-preserving witness, reduced to what findings show.
+#[derive(Debug)]
+struct Confirmation {
+    /// Events of the reordered prefix.
+    prefix_len: usize,
+    /// Per pattern position, the sites of the acquisition the witness chose.
+    sites: Vec<Option<InstanceSites>>,
+}
+
+impl AnalysisBuilder {
+    /// An empty analysis with `options`.
+    pub fn new(options: AnalysisOptions) -> AnalysisBuilder {
+        AnalysisBuilder {
+            options,
+            graph: LockOrderGraphBuilder::new(),
+            runs: Vec::new(),
+            nesting: BTreeMap::new(),
+            races: BTreeMap::new(),
+            observed: BTreeMap::new(),
+            limits: BTreeSet::new(),
+            warnings: Vec::new(),
+            events: 0,
+            threads: 0,
+            locks: 0,
+        }
+    }
+
+    /// Traces added so far.
+    pub fn trace_count(&self) -> usize {
+        self.runs.len()
+    }
+
+    /// Analyzes what needs `trace`'s events and keeps the rest for [`Self::finish`];
+    /// the trace can be dropped afterwards. Traces are numbered in the order added.
+    pub fn add_trace(&mut self, trace: &Trace) {
+        let race_options = crate::race::RaceOptions {
+            lockset: self.options.lockset,
+            max_pairs: self.options.max_race_pairs,
+        };
+        let (messages, race_findings) = std::thread::scope(|scope| {
+            // A panic in the race thread is re-raised here, as if it had run inline.
+            let races = scope.spawn(|| {
                 let races = crate::race::detect(trace, &race_options);
                 (
                     crate::race::limit_messages(trace, &races, &race_options),
                     crate::race::findings(trace, &races),
                 )
-            })
-            .collect()
-    };
-    std::thread::scope(|scope| {
-        // A panic in the race thread is re-raised here, as if it had run inline.
-        let races = scope.spawn(detect_races);
-        let prediction = predict_all(traces, options);
-        let races = races
-            .join()
-            .unwrap_or_else(|payload| std::panic::resume_unwind(payload));
-        finish(traces, options, prediction, races)
-    })
-}
-
-/// What deadlock prediction leaves for [`finish`]: the graph, the findings so far and the bounds hit.
-struct Prediction {
-    graph: LockOrderGraph,
-    findings: BTreeMap<String, Finding>,
-    in_cycle: BTreeSet<(usize, usize)>,
-    limits: BTreeSet<LimitHit>,
-}
-
-/// Dependencies, the lock-order graph, its cycles and the nesting findings of `traces`.
-fn predict_all(traces: &[Trace], options: &AnalysisOptions) -> Prediction {
-    let deps: Vec<Dependencies> = traces
-        .iter()
-        .map(|t| lock_dependencies_bounded(t, options.max_held))
-        .collect();
-    let graph = LockOrderGraph::build(traces, &deps);
-    let mut limits: BTreeSet<LimitHit> = BTreeSet::new();
-
-    let search = elementary_cycles(
-        &graph.successors(),
-        options.max_cycle_len,
-        options.max_cycles,
-    );
-    if search.count_limited {
-        limits.insert(LimitHit {
-            message: format!(
-                "cycle search stopped at {} cycles; raise with --max-cycles",
-                options.max_cycles
-            ),
+            });
+            self.predict(trace);
+            races
+                .join()
+                .unwrap_or_else(|payload| std::panic::resume_unwind(payload))
         });
-    }
-    if search.length_limited {
-        limits.insert(LimitHit {
-            message: format!(
-                "cycle search skipped cycles longer than {} locks; raise with --max-cycle-len",
-                options.max_cycle_len
-            ),
-        });
+        for message in messages {
+            self.limits.insert(LimitHit { message });
+        }
+        for f in race_findings {
+            merge_finding(&mut self.races, f);
+        }
+        for report in &trace.observed {
+            merge_finding(&mut self.observed, observed_finding(trace, report));
+        }
+        self.events += trace.events.len() as u64;
+        self.threads += trace.threads.len();
+        self.locks += count_locks(trace);
+        self.warnings.extend(trace.warnings.iter().cloned());
     }
 
-    for (trace, d) in traces.iter().zip(&deps) {
-        if d.held_truncated > 0 {
-            limits.insert(LimitHit {
+    /// Dependencies, graph contribution, confirmed patterns and nesting findings of `trace`.
+    fn predict(&mut self, trace: &Trace) {
+        let options = &self.options;
+        let deps = lock_dependencies_bounded(trace, options.max_held);
+        self.graph.add_trace(trace, &deps);
+        if deps.held_truncated > 0 {
+            self.limits.insert(LimitHit {
                 message: format!(
                     "{}: {} acquisitions held more than {} other locks; their dependencies keep \
                      the innermost {}; raise with --max-held",
-                    trace.source, d.held_truncated, d.max_held, d.max_held
+                    trace.source, deps.held_truncated, deps.max_held, deps.max_held
                 ),
             });
         }
-    }
-    // Deadlock patterns per trace, keyed by the graph cycle they realise.
-    let mut patterns_of: BTreeMap<Vec<usize>, Vec<(usize, DeadlockPattern)>> = BTreeMap::new();
-    for (t, trace) in traces.iter().enumerate() {
-        let found = deadlock_patterns(&deps[t].deps, options.max_cycle_len, options.max_cycles);
+        let found = deadlock_patterns(&deps.deps, options.max_cycle_len, options.max_cycles);
         if found.truncated {
-            limits.insert(LimitHit {
+            self.limits.insert(LimitHit {
                 message: format!(
                     "{}: deadlock-pattern search stopped at {} patterns of up to {} locks; \
                      raise with --max-cycles or --max-cycle-len",
@@ -263,113 +362,252 @@ fn predict_all(traces: &[Trace], options: &AnalysisOptions) -> Prediction {
                 ),
             });
         }
-        for p in found.patterns {
-            if let Some(cycle) = pattern_cycle(&graph, &deps[t], t, &p) {
-                patterns_of.entry(cycle).or_default().push((t, p));
-            }
-        }
-    }
-
-    let mut context = Context {
-        traces,
-        deps: &deps,
-        graph: &graph,
-        closure: traces.iter().map(|_| OnceCell::new()).collect(),
-        findings: BTreeMap::new(),
-    };
-    let mut in_cycle: BTreeSet<(usize, usize)> = BTreeSet::new();
-    for cycle in &search.cycles {
-        let patterns = patterns_of.get(cycle).map_or(&[][..], Vec::as_slice);
-        let reported = context.classify_cycle(cycle, patterns, &mut limits);
-        if reported {
-            for i in 0..cycle.len() {
-                in_cycle.insert((cycle[i], cycle[(i + 1) % cycle.len()]));
-            }
-        }
-    }
-    for (t, d) in deps.iter().enumerate() {
+        let patterns = confirm_patterns(trace, &deps, found.patterns);
+        let summaries = deps
+            .deps
+            .iter()
+            .map(|dep| DepSummary {
+                thread: dep.thread,
+                thread_name: thread_name(trace, dep.thread.0 as usize),
+                lock: dep.lock,
+                mode: dep.mode,
+                held: dep.held.clone(),
+                held_once: dep
+                    .held
+                    .iter()
+                    .map(|&(h, _)| trace.object(h).kind == crate::model::ObjectKind::Once)
+                    .collect(),
+                first: dep
+                    .instances
+                    .first()
+                    .map(|inst| instance_sites(trace, &deps, dep, inst)),
+            })
+            .collect();
         for (kind, events) in [
-            (FindingKind::SelfDeadlock, &d.self_deadlocks),
-            (FindingKind::RecursiveReadHazard, &d.recursive_reads),
-            (FindingKind::SameClassNesting, &d.same_class),
+            (FindingKind::SelfDeadlock, &deps.self_deadlocks),
+            (FindingKind::RecursiveReadHazard, &deps.recursive_reads),
+            (FindingKind::SameClassNesting, &deps.same_class),
         ] {
             for e in events {
-                let f = nesting_finding(&traces[t], kind, e);
-                context.add(f);
+                merge_finding(&mut self.nesting, nesting_finding(trace, kind, e));
             }
         }
+        self.runs.push(RunSummary {
+            source: trace.source.clone(),
+            unknown_site: site_ref(trace, crate::model::SiteIdx::UNKNOWN),
+            deps: summaries,
+            patterns,
+        });
     }
-    let findings = context.findings;
-    Prediction {
-        graph,
-        findings,
-        in_cycle,
-        limits,
+
+    /// Searches the merged graph for cycles, classifies them and gathers every finding.
+    pub fn finish(self) -> Analysis {
+        let AnalysisBuilder {
+            options,
+            graph,
+            runs,
+            nesting,
+            races,
+            observed,
+            mut limits,
+            warnings,
+            events,
+            threads,
+            locks,
+        } = self;
+        let graph = graph.finish();
+        let search = elementary_cycles(
+            &graph.successors(),
+            options.max_cycle_len,
+            options.max_cycles,
+        );
+        if search.count_limited {
+            limits.insert(LimitHit {
+                message: format!(
+                    "cycle search stopped at {} cycles; raise with --max-cycles",
+                    options.max_cycles
+                ),
+            });
+        }
+        if search.length_limited {
+            limits.insert(LimitHit {
+                message: format!(
+                    "cycle search skipped cycles longer than {} locks; raise with --max-cycle-len",
+                    options.max_cycle_len
+                ),
+            });
+        }
+        // Pattern verdicts per trace, keyed by the graph cycle (canonical rotation) they realise.
+        let mut patterns_of: BTreeMap<Vec<usize>, Vec<(usize, &CyclePatterns)>> = BTreeMap::new();
+        for (t, run) in runs.iter().enumerate() {
+            for group in &run.patterns {
+                let nodes: Option<Vec<usize>> = group
+                    .locks
+                    .iter()
+                    .map(|&l| graph.node_of(t, l).map(|n| n.index()))
+                    .collect();
+                let Some(nodes) = nodes else { continue };
+                let Some(start) = (0..nodes.len()).min_by_key(|&i| nodes[i]) else {
+                    continue;
+                };
+                let mut cycle = nodes[start..].to_vec();
+                cycle.extend_from_slice(&nodes[..start]);
+                patterns_of.entry(cycle).or_default().push((t, group));
+            }
+        }
+
+        let mut context = Context {
+            runs: &runs,
+            graph: &graph,
+            findings: BTreeMap::new(),
+        };
+        let mut in_cycle: BTreeSet<(usize, usize)> = BTreeSet::new();
+        for cycle in &search.cycles {
+            let patterns = patterns_of.get(cycle).map_or(&[][..], Vec::as_slice);
+            let reported = context.classify_cycle(cycle, patterns, &mut limits);
+            if reported {
+                for i in 0..cycle.len() {
+                    in_cycle.insert((cycle[i], cycle[(i + 1) % cycle.len()]));
+                }
+            }
+        }
+        let mut findings = context.findings;
+        // Categories never share ids (the kind is fingerprinted), so merging each
+        // pre-merged category in the old order gives the same result.
+        for f in nesting
+            .into_values()
+            .chain(races.into_values())
+            .chain(observed.into_values())
+        {
+            merge_finding(&mut findings, f);
+        }
+
+        let mut findings: Vec<Finding> = findings.into_values().collect();
+        let rank = |k: FindingKind| {
+            FindingKind::ALL
+                .iter()
+                .position(|&x| x == k)
+                .unwrap_or(usize::MAX)
+        };
+        findings.sort_by(|a, b| (rank(a.kind), &a.id).cmp(&(rank(b.kind), &b.id)));
+
+        let mut summary = Summary {
+            traces: runs.len(),
+            events,
+            threads,
+            locks,
+            findings: findings.len(),
+            ..Summary::default()
+        };
+        for f in &findings {
+            *summary.by_kind.entry(f.kind).or_default() += 1;
+        }
+        summary.failing = findings
+            .iter()
+            .filter(|f| options.fail_on.contains(&f.kind))
+            .count();
+
+        Analysis {
+            inputs: runs.iter().map(|r| r.source.clone()).collect(),
+            findings,
+            graph: graph.view(&in_cycle),
+            summary,
+            warnings,
+            limits: limits.into_iter().collect(),
+        }
     }
 }
 
-/// Merges race and observed findings into `prediction` and builds the [`Analysis`].
-fn finish(
-    traces: &[Trace],
-    options: &AnalysisOptions,
-    prediction: Prediction,
-    races: Vec<(Vec<String>, Vec<Finding>)>,
-) -> Analysis {
-    let Prediction {
-        graph,
-        mut findings,
-        in_cycle,
-        mut limits,
-    } = prediction;
-    for (messages, race_findings) in races {
-        for message in messages {
-            limits.insert(LimitHit { message });
-        }
-        for f in race_findings {
-            merge_finding(&mut findings, f);
-        }
-    }
-    for trace in traces {
-        for report in &trace.observed {
-            merge_finding(&mut findings, observed_finding(trace, report));
-        }
-    }
-
-    let mut findings: Vec<Finding> = findings.into_values().collect();
-    let rank = |k: FindingKind| {
-        FindingKind::ALL
+/// Groups the deadlock patterns of one trace by the cycle of locks they realise and
+/// confirms them: per cycle, patterns are tried in search order until one is
+/// confirmed, at most [`MAX_CONFIRMATIONS`] of them. One closure index (linear in the
+/// trace to build) serves every pattern, built on the first confirmation it serves.
+fn confirm_patterns(
+    trace: &Trace,
+    deps: &Dependencies,
+    patterns: Vec<DeadlockPattern>,
+) -> Vec<CyclePatterns> {
+    let closure: OnceCell<ClosureIndex> = OnceCell::new();
+    let mut groups: Vec<CyclePatterns> = Vec::new();
+    // Per cycle (canonical rotation of its locks): its group, whether settled, attempts.
+    let mut group_of: BTreeMap<Vec<ObjIdx>, (usize, bool, usize)> = BTreeMap::new();
+    for p in patterns {
+        // Dependency `d_i` acquires the lock `d_{i+1}` holds, so the locks in order follow edges.
+        let locks: Option<Vec<ObjIdx>> = p
+            .deps
             .iter()
-            .position(|&x| x == k)
-            .unwrap_or(usize::MAX)
-    };
-    findings.sort_by(|a, b| (rank(a.kind), &a.id).cmp(&(rank(b.kind), &b.id)));
-
-    let mut summary = Summary {
-        traces: traces.len(),
-        events: traces.iter().map(|t| t.events.len() as u64).sum(),
-        threads: traces.iter().map(|t| t.threads.len()).sum(),
-        locks: traces.iter().map(count_locks).sum(),
-        findings: findings.len(),
-        ..Summary::default()
-    };
-    for f in &findings {
-        *summary.by_kind.entry(f.kind).or_default() += 1;
+            .map(|&d| deps.deps.get(d).map(|d| d.lock))
+            .collect();
+        let Some(locks) = locks else { continue };
+        let Some(start) = (0..locks.len()).min_by_key(|&i| locks[i]) else {
+            continue;
+        };
+        let mut key = locks[start..].to_vec();
+        key.extend_from_slice(&locks[..start]);
+        let next = groups.len();
+        let (g, settled, tried) = group_of.entry(key).or_insert((next, false, 0));
+        if *g == next {
+            groups.push(CyclePatterns {
+                locks,
+                verdicts: Vec::new(),
+                gave_up: false,
+            });
+        }
+        let group = &mut groups[*g];
+        if *settled || *tried >= MAX_CONFIRMATIONS {
+            if *tried == MAX_CONFIRMATIONS && !*settled {
+                *tried += 1;
+                group.gave_up = true;
+            }
+            continue;
+        }
+        *tried += 1;
+        let index = closure.get_or_init(|| ClosureIndex::new(trace));
+        let confirmed = index.confirm(trace, &deps.deps, &p).map(|w| {
+            *settled = true;
+            Confirmation {
+                prefix_len: w.prefix_len,
+                sites: p
+                    .deps
+                    .iter()
+                    .enumerate()
+                    .map(|(j, &d)| {
+                        let dep = &deps.deps[d];
+                        let event = w.events.get(j).copied();
+                        event
+                            .and_then(|e| {
+                                dep.instances
+                                    .iter()
+                                    .find(|i| i.acquire == e || i.request == Some(e))
+                            })
+                            .or_else(|| dep.instances.first())
+                            .map(|inst| instance_sites(trace, deps, dep, inst))
+                    })
+                    .collect(),
+            }
+        });
+        group.verdicts.push(PatternVerdict {
+            deps: p.deps,
+            confirmed,
+        });
     }
-    summary.failing = findings
-        .iter()
-        .filter(|f| options.fail_on.contains(&f.kind))
-        .count();
+    groups
+}
 
-    Analysis {
-        inputs: traces.iter().map(|t| t.source.clone()).collect(),
-        findings,
-        graph: graph.view(&in_cycle),
-        summary,
-        warnings: traces
+/// The sites of acquisition `inst` of `dep`.
+fn instance_sites(
+    trace: &Trace,
+    deps: &Dependencies,
+    dep: &crate::predict::LockDependency,
+    inst: &DependencyInstance,
+) -> InstanceSites {
+    InstanceSites {
+        held_at: deps
+            .held_sites(dep, inst)
             .iter()
-            .flat_map(|t| t.warnings.iter().cloned())
+            .map(|&s| site_ref(trace, s))
             .collect(),
-        limits: limits.into_iter().collect(),
+        wanted_at: site_ref(trace, inst.site),
     }
 }
 
@@ -380,37 +618,13 @@ fn count_locks(trace: &Trace) -> usize {
         .count()
 }
 
-/// The graph cycle (canonical rotation) a pattern of trace `t` realises: dependency
-/// `d_i` acquires the lock `d_{i+1}` holds, so the locks of `d_1, d_2, …` in order follow edges.
-fn pattern_cycle(
-    graph: &LockOrderGraph,
-    deps: &Dependencies,
-    t: usize,
-    p: &DeadlockPattern,
-) -> Option<Vec<usize>> {
-    let nodes: Option<Vec<usize>> = p
-        .deps
-        .iter()
-        .map(|&d| {
-            deps.deps
-                .get(d)
-                .and_then(|d| graph.node_of(t, d.lock))
-                .map(|n| n.index())
-        })
-        .collect();
-    let nodes = nodes?;
-    let start = (0..nodes.len()).min_by_key(|&i| nodes[i])?;
-    let mut rotated = nodes[start..].to_vec();
-    rotated.extend_from_slice(&nodes[..start]);
-    Some(rotated)
-}
-
 /// One way a cycle is realised: per step `i` (holding `cycle[i]`, wanting `cycle[i+1]`), a dependency,
-/// and optionally the concrete acquisition event the confirmation chose.
+/// and the concrete acquisition shown for it.
 #[derive(Clone, Debug)]
-struct Realisation {
+struct Realisation<'a> {
     steps: Vec<DepRef>,
-    events: Vec<Option<usize>>,
+    /// Per step, the sites of the acquisition shown (a confirmation's choice, else the first).
+    sites: Vec<Option<&'a InstanceSites>>,
 }
 
 /// How an ungated realisation relates threads and runs, in the order a finding prefers them.
@@ -426,15 +640,12 @@ enum Spread {
 
 /// State shared while building findings.
 struct Context<'a> {
-    traces: &'a [Trace],
-    deps: &'a [Dependencies],
+    runs: &'a [RunSummary],
     graph: &'a LockOrderGraph,
-    /// Per trace, the sync-preserving closure index, built on the first confirmation it serves.
-    closure: Vec<OnceCell<ClosureIndex>>,
     findings: BTreeMap<String, Finding>,
 }
 
-impl Context<'_> {
+impl<'a> Context<'a> {
     /// Adds `f`, merging it into an earlier finding with the same id.
     fn add(&mut self, f: Finding) {
         merge_finding(&mut self.findings, f);
@@ -445,64 +656,51 @@ impl Context<'_> {
     fn classify_cycle(
         &mut self,
         cycle: &[usize],
-        patterns: &[(usize, DeadlockPattern)],
+        patterns: &[(usize, &'a CyclePatterns)],
         limits: &mut BTreeSet<LimitHit>,
     ) -> bool {
         let k = cycle.len();
         if !patterns.is_empty() {
-            let mut confirmed: Vec<(Realisation, Witness)> = Vec::new();
-            let mut unconfirmed: Vec<Realisation> = Vec::new();
-            // Per trace, one confirmation settles the kind; later patterns are not re-confirmed,
-            // and at most MAX_CONFIRMATIONS attempts are made before giving up on that trace.
-            let mut settled: BTreeSet<usize> = BTreeSet::new();
-            let mut attempts: BTreeMap<usize, usize> = BTreeMap::new();
-            for (t, p) in patterns {
-                let trace = &self.traces[*t];
-                let deps = &self.deps[*t].deps;
-                let Some(mut real) = self.pattern_realisation(cycle, *t, p) else {
-                    continue;
-                };
-                let tried = attempts.entry(*t).or_default();
-                if settled.contains(t) || *tried >= MAX_CONFIRMATIONS {
-                    if *tried == MAX_CONFIRMATIONS && !settled.contains(t) {
-                        *tried += 1;
-                        limits.insert(LimitHit {
-                            message: format!(
-                                "{}: gave up confirming a cycle through {} after {MAX_CONFIRMATIONS} deadlock patterns",
-                                trace.source,
-                                self.graph.node(petgraph::graph::NodeIndex::new(cycle[0])).lock.name
-                            ),
-                        });
+            let mut confirmed: Vec<(Realisation<'a>, usize)> = Vec::new();
+            let mut unconfirmed: Vec<Realisation<'a>> = Vec::new();
+            // The verdicts were reached per trace when it was added (see `confirm_patterns`).
+            for &(t, group) in patterns {
+                for verdict in &group.verdicts {
+                    let Some(mut real) = self.pattern_realisation(cycle, t, &verdict.deps) else {
+                        continue;
+                    };
+                    match &verdict.confirmed {
+                        Some(c) => {
+                            // The witness lists acquisitions in pattern order; map them to steps.
+                            real.sites = real
+                                .steps
+                                .iter()
+                                .map(|s| match verdict.deps.iter().position(|&d| d == s.dep) {
+                                    Some(j) => c.sites.get(j).and_then(Option::as_ref),
+                                    None => self.dep(*s).first.as_ref(),
+                                })
+                                .collect();
+                            confirmed.push((real, c.prefix_len));
+                        }
+                        None => unconfirmed.push(real),
                     }
-                    continue;
                 }
-                *tried += 1;
-                let index = self.closure[*t].get_or_init(|| ClosureIndex::new(trace));
-                match index.confirm(trace, deps, p) {
-                    Some(w) => {
-                        // The witness lists acquisitions in pattern order; map them to steps.
-                        real.events = real
-                            .steps
-                            .iter()
-                            .map(|s| {
-                                p.deps
-                                    .iter()
-                                    .position(|&d| d == s.dep)
-                                    .and_then(|j| w.events.get(j).copied())
-                            })
-                            .collect();
-                        settled.insert(*t);
-                        confirmed.push((real, w));
-                    }
-                    None => unconfirmed.push(real),
+                if group.gave_up {
+                    limits.insert(LimitHit {
+                        message: format!(
+                            "{}: gave up confirming a cycle through {} after {MAX_CONFIRMATIONS} deadlock patterns",
+                            self.runs[t].source,
+                            self.graph.node(petgraph::graph::NodeIndex::new(cycle[0])).lock.name
+                        ),
+                    });
                 }
             }
-            if let Some((first, witness)) = confirmed.first() {
+            if let Some((first, prefix_len)) = confirmed.first() {
                 let traces = confirmed.iter().map(|(r, _)| r.steps[0].trace).collect();
                 let reason = format!(
                     "confirmed: a sync-preserving reordering of {} reaches these {k} blocking requests together \
                      after {} events",
-                    self.traces[first.steps[0].trace].source, witness.prefix_len
+                    self.runs[first.steps[0].trace].source, prefix_len
                 );
                 let f = self.cycle_finding(
                     FindingKind::PredictedDeadlock,
@@ -561,9 +759,10 @@ impl Context<'_> {
                 });
                 break;
             }
+            let steps: Vec<DepRef> = (0..k).map(|i| per_edge[i][choice[i]]).collect();
             let real = Realisation {
-                steps: (0..k).map(|i| per_edge[i][choice[i]]).collect(),
-                events: vec![None; k],
+                sites: steps.iter().map(|&s| self.dep(s).first.as_ref()).collect(),
+                steps,
             };
             if self.modes_conflict(cycle, &real) {
                 let gates = self.gates(cycle, &real);
@@ -594,16 +793,13 @@ impl Context<'_> {
             let reason = match spread {
                 Spread::OneThread => format!(
                     "all in thread {}: would deadlock if these paths ran concurrently",
-                    thread_name(
-                        &self.traces[first.steps[0].trace],
-                        self.dep(first.steps[0]).thread.0 as usize
-                    )
+                    self.dep(first.steps[0]).thread_name
                 ),
                 Spread::OneRun => {
                     let threads: BTreeSet<String> = first
                         .steps
                         .iter()
-                        .map(|s| thread_name(&self.traces[s.trace], self.dep(*s).thread.0 as usize))
+                        .map(|s| self.dep(*s).thread_name.clone())
                         .collect();
                     format!(
                         "threads {} take these locks in conflicting orders but never as a deadlock pattern in this run \
@@ -616,7 +812,7 @@ impl Context<'_> {
                     let runs: BTreeSet<&str> = first
                         .steps
                         .iter()
-                        .map(|s| self.traces[s.trace].source.as_str())
+                        .map(|s| self.runs[s.trace].source.as_str())
                         .collect();
                     format!(
                         "seen across separate runs: {}",
@@ -677,8 +873,8 @@ impl Context<'_> {
     }
 
     /// The dependency `d`.
-    fn dep(&self, d: DepRef) -> &crate::predict::LockDependency {
-        &self.deps[d.trace].deps[d.dep]
+    fn dep(&self, d: DepRef) -> &'a DepSummary {
+        &self.runs[d.trace].deps[d.dep]
     }
 
     /// The steps of pattern `p` of trace `t` in the order of `cycle`.
@@ -686,14 +882,14 @@ impl Context<'_> {
         &self,
         cycle: &[usize],
         t: usize,
-        p: &DeadlockPattern,
-    ) -> Option<Realisation> {
+        pattern: &[usize],
+    ) -> Option<Realisation<'a>> {
         let k = cycle.len();
         let mut steps = Vec::with_capacity(k);
         for i in 0..k {
             let wants = cycle[(i + 1) % k];
-            let d = p.deps.iter().copied().find(|&d| {
-                self.deps[t]
+            let d = pattern.iter().copied().find(|&d| {
+                self.runs[t]
                     .deps
                     .get(d)
                     .and_then(|d| self.graph.node_of(t, d.lock))
@@ -703,8 +899,8 @@ impl Context<'_> {
             steps.push(DepRef { trace: t, dep: d });
         }
         Some(Realisation {
+            sites: steps.iter().map(|&s| self.dep(s).first.as_ref()).collect(),
             steps,
-            events: vec![None; k],
         })
     }
 
@@ -762,18 +958,6 @@ impl Context<'_> {
         }
     }
 
-    /// The concrete acquisition behind step `d`: the one at `event` when given, else the first.
-    fn instance(&self, d: DepRef, event: Option<usize>) -> Option<&DependencyInstance> {
-        let instances = &self.dep(d).instances;
-        event
-            .and_then(|e| {
-                instances
-                    .iter()
-                    .find(|i| i.acquire == e || i.request == Some(e))
-            })
-            .or_else(|| instances.first())
-    }
-
     /// The [`CycleStep`]s of `real`; thread names carry the run when the steps span runs.
     fn cycle_steps(&self, cycle: &[usize], real: &Realisation) -> Vec<CycleStep> {
         let k = cycle.len();
@@ -781,20 +965,18 @@ impl Context<'_> {
         (0..k)
             .map(|i| {
                 let d = real.steps[i];
-                let trace = &self.traces[d.trace];
+                let run = &self.runs[d.trace];
                 let dep = self.dep(d);
-                let inst = self.instance(d, real.events[i]);
+                let inst = real.sites[i];
                 let pos = self.held_pos(d, cycle[i]);
                 let held_at = match (inst, pos) {
-                    (Some(inst), Some(pos)) => {
-                        self.deps[d.trace].held_sites(dep, inst).get(pos).copied()
-                    }
+                    (Some(inst), Some(pos)) => inst.held_at.get(pos),
                     _ => None,
                 };
-                let wanted_at = inst.map(|inst| inst.site);
-                let mut thread = thread_name(trace, dep.thread.0 as usize);
+                let wanted_at = inst.map(|inst| &inst.wanted_at);
+                let mut thread = dep.thread_name.clone();
                 if cross_run {
-                    thread = format!("{thread} [{}]", trace.source);
+                    thread = format!("{thread} [{}]", run.source);
                 }
                 let mut also_held: Vec<String> = dep
                     .held
@@ -803,8 +985,10 @@ impl Context<'_> {
                     .filter(|&(j, _)| Some(j) != pos)
                     // A one-time cell or a task's completion is held by its own thread only:
                     // it is no lock a sibling path could share, so never a gate to suggest.
-                    .filter(|&(_, &(h, _))| trace.object(h).kind != crate::model::ObjectKind::Once)
-                    .map(|(_, &(h, _))| self.node_lock(d.trace, h).name)
+                    .filter(|&(j, _)| !dep.held_once.get(j).copied().unwrap_or(false))
+                    // Every held lock of a dependency is a graph node.
+                    .filter_map(|(_, &(h, _))| self.graph.node_of(d.trace, h))
+                    .map(|n| self.graph.node(n).lock.name.clone())
                     .collect();
                 also_held.sort();
                 also_held.dedup();
@@ -816,26 +1000,18 @@ impl Context<'_> {
                         .lock
                         .clone(),
                     holds_mode: pos.map_or(Mode::Write, |p| dep.held[p].1),
-                    held_at: site_ref(trace, held_at.unwrap_or(crate::model::SiteIdx::UNKNOWN)),
+                    held_at: held_at.unwrap_or(&run.unknown_site).clone(),
                     wants: self
                         .graph
                         .node(petgraph::graph::NodeIndex::new(cycle[(i + 1) % k]))
                         .lock
                         .clone(),
                     wants_mode: dep.mode,
-                    wanted_at: site_ref(trace, wanted_at.unwrap_or(crate::model::SiteIdx::UNKNOWN)),
+                    wanted_at: wanted_at.unwrap_or(&run.unknown_site).clone(),
                     also_held,
                 }
             })
             .collect()
-    }
-
-    /// The lock as the graph shows it (merged across runs), falling back to the trace's own.
-    fn node_lock(&self, t: usize, lock: crate::model::ObjIdx) -> LockRef {
-        match self.graph.node_of(t, lock) {
-            Some(n) => self.graph.node(n).lock.clone(),
-            None => lock_ref(&self.traces[t], lock),
-        }
     }
 
     /// A cycle finding of `kind` shown through realisation `real`.
@@ -924,7 +1100,7 @@ impl Context<'_> {
             accesses: Vec::new(),
             traces: traces
                 .into_iter()
-                .map(|t| self.traces[t].source.clone())
+                .map(|t| self.runs[t].source.clone())
                 .collect::<BTreeSet<_>>()
                 .into_iter()
                 .collect(),

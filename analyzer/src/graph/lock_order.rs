@@ -87,144 +87,11 @@ impl LockOrderGraph {
     /// Builds the graph of `traces`, where `deps[i]` are the dependencies of `traces[i]`.
     /// Extra entries of the longer slice are ignored.
     pub fn build(traces: &[Trace], deps: &[Dependencies]) -> LockOrderGraph {
-        // Every lock that takes part in a dependency becomes (part of) a node.
-        let mut used: BTreeSet<(usize, ObjIdx)> = BTreeSet::new();
-        for (t, d) in deps.iter().enumerate().take(traces.len()) {
-            for dep in &d.deps {
-                used.insert((t, dep.lock));
-                used.extend(dep.held.iter().map(|&(h, _)| (t, h)));
-            }
+        let mut builder = LockOrderGraphBuilder::default();
+        for (trace, d) in traces.iter().zip(deps) {
+            builder.add_trace(trace, d);
         }
-
-        let mut members: BTreeMap<NodeKey, Vec<(usize, ObjIdx)>> = BTreeMap::new();
-        let mut ambiguous: Vec<BTreeMap<(SiteIdx, &str), usize>> = Vec::new();
-        for trace in traces {
-            let mut counts: BTreeMap<(SiteIdx, &str), usize> = BTreeMap::new();
-            for o in &trace.objects {
-                if o.class != SiteIdx::UNKNOWN && is_lock_kind(o.kind) {
-                    *counts.entry((o.class, o.name.as_str())).or_default() += 1;
-                }
-            }
-            ambiguous.push(counts);
-        }
-        for &(t, lock) in &used {
-            let trace = &traces[t];
-            let key = match trace.objects.get(lock.0 as usize) {
-                Some(o)
-                    if o.class != SiteIdx::UNKNOWN
-                        && ambiguous[t].get(&(o.class, o.name.as_str())).copied() == Some(1) =>
-                {
-                    let class = trace
-                        .sites
-                        .get(o.class.0 as usize)
-                        .cloned()
-                        .unwrap_or_else(Site::unknown);
-                    NodeKey::Class {
-                        class,
-                        name: o.name.clone(),
-                    }
-                }
-                _ => NodeKey::Instance { trace: t, lock },
-            };
-            members.entry(key).or_default().push((t, lock));
-        }
-
-        // Readable ids from names; equal names get a suffix in key order.
-        let mut nodes: Vec<LockNode> = Vec::new();
-        let mut base_uses: BTreeMap<String, usize> = BTreeMap::new();
-        for (key, instances) in members {
-            let (t, lock) = instances[0];
-            let lock_ref = lock_ref(&traces[t], lock);
-            let base = format!("lock_{}", sanitize(&lock_ref.name));
-            let uses = base_uses.entry(base.clone()).or_default();
-            *uses += 1;
-            let id = if *uses == 1 {
-                base
-            } else {
-                format!("{base}_{uses}")
-            };
-            nodes.push(LockNode {
-                id,
-                lock: lock_ref,
-                key,
-                instances,
-            });
-        }
-        nodes.sort_by(|a, b| a.id.cmp(&b.id));
-
-        let mut graph = DiGraph::new();
-        let mut node_of = BTreeMap::new();
-        for node in nodes {
-            let instances = node.instances.clone();
-            let ix = graph.add_node(node);
-            for inst in instances {
-                node_of.insert(inst, ix);
-            }
-        }
-
-        // Witnesses are gathered as plain indices first: there is one per dependency
-        // instance (per acquisition event), and building their strings for each one
-        // dominated the analysis of large traces. Strings are made once per distinct witness.
-        type RawWitness = (usize, u32, SiteIdx, SiteIdx);
-        let mut edges: BTreeMap<
-            (NodeIndex, NodeIndex),
-            (BTreeSet<DepRef>, FastHashSet<RawWitness>),
-        > = BTreeMap::new();
-        for (t, d) in deps.iter().enumerate().take(traces.len()) {
-            for (di, dep) in d.deps.iter().enumerate() {
-                let to = node_of[&(t, dep.lock)];
-                // The edges of this dependency, one per held lock other than `to`.
-                let mut targets = Vec::with_capacity(dep.held.len());
-                for (pos, &(h, _)) in dep.held.iter().enumerate() {
-                    let from = node_of[&(t, h)];
-                    if from == to {
-                        // Re-acquiring a held lock is a nesting finding, not an ordering.
-                        continue;
-                    }
-                    let (edge_deps, _) = edges.entry((from, to)).or_default();
-                    edge_deps.insert(DepRef { trace: t, dep: di });
-                    targets.push((pos, (from, to)));
-                }
-                if targets.is_empty() {
-                    continue;
-                }
-                // Instances outermost: each acquisition's site is looked up once (the
-                // events array is large, so these lookups are cache misses).
-                let mut raws: Vec<FastHashSet<RawWitness>> =
-                    vec![FastHashSet::default(); targets.len()];
-                for inst in &dep.instances {
-                    // Sites were recorded with the dependency: the event array is not touched.
-                    let held_sites = d.held_sites(dep, inst);
-                    for (raw, &(pos, _)) in raws.iter_mut().zip(&targets) {
-                        let held_at = held_sites.get(pos).copied().unwrap_or(SiteIdx::UNKNOWN);
-                        raw.insert((t, dep.thread.0, held_at, inst.site));
-                    }
-                }
-                for (raw, (_, key)) in raws.into_iter().zip(targets) {
-                    edges.entry(key).or_default().1.extend(raw);
-                }
-            }
-        }
-        for ((from, to), (edge_deps, raw)) in edges {
-            let witnesses = raw
-                .into_iter()
-                .map(|(t, thread, held_at, acquired_at)| {
-                    let trace = &traces[t];
-                    EdgeWitness {
-                        thread: thread_name(trace, thread as usize),
-                        held_at: site_ref(trace, held_at),
-                        acquired_at: site_ref(trace, acquired_at),
-                        trace: trace.source.clone(),
-                    }
-                })
-                .collect();
-            let edge = LockEdge {
-                witnesses,
-                deps: edge_deps,
-            };
-            graph.add_edge(from, to, edge);
-        }
-        LockOrderGraph { graph, node_of }
+        builder.finish()
     }
 
     /// The node of lock `lock` of trace `trace`, if it takes part in a dependency.
@@ -277,6 +144,220 @@ impl LockOrderGraph {
             .collect();
         edges.sort_by_key(|e| (e.from, e.to));
         LockOrderView { nodes, edges }
+    }
+}
+
+/// A node gathered by [`LockOrderGraphBuilder`] before ids and indices are assigned.
+#[derive(Clone, Debug)]
+struct PendingNode {
+    /// The lock as its first instance shows it.
+    lock: LockRef,
+    /// Every (trace index, lock) instance, in the order added (which is sorted).
+    instances: Vec<(usize, ObjIdx)>,
+}
+
+/// An edge gathered by [`LockOrderGraphBuilder`], between provisional node numbers.
+#[derive(Clone, Debug, Default)]
+struct PendingEdge {
+    deps: BTreeSet<DepRef>,
+    witnesses: BTreeSet<EdgeWitness>,
+}
+
+/// Builds a [`LockOrderGraph`] one trace at a time.
+///
+/// Each trace contributes its node keys, its first-seen lock names, its
+/// dependency references and its witnesses as strings, so the trace (and its
+/// dependencies, whose instances grow with the events) can be dropped once
+/// added: the builder grows with the graph, not with the events. Node ids and
+/// indices depend on every key, so they are assigned by [`Self::finish`]; the
+/// result equals [`LockOrderGraph::build`] over the same traces in the same order.
+#[derive(Clone, Debug, Default)]
+pub struct LockOrderGraphBuilder {
+    /// Provisional node number of each key.
+    keys: BTreeMap<NodeKey, usize>,
+    /// Nodes by provisional number.
+    nodes: Vec<PendingNode>,
+    /// Edges by provisional (from, to).
+    edges: BTreeMap<(usize, usize), PendingEdge>,
+    /// Traces added so far.
+    traces: usize,
+}
+
+impl LockOrderGraphBuilder {
+    /// An empty builder.
+    pub fn new() -> LockOrderGraphBuilder {
+        LockOrderGraphBuilder::default()
+    }
+
+    /// Traces added so far.
+    pub fn trace_count(&self) -> usize {
+        self.traces
+    }
+
+    /// Adds `trace` with its dependencies `deps`; returns its trace index
+    /// (the `trace` of its [`DepRef`]s and [`NodeKey::Instance`] keys).
+    pub fn add_trace(&mut self, trace: &Trace, deps: &Dependencies) -> usize {
+        let t = self.traces;
+        self.traces += 1;
+        // Every lock that takes part in a dependency becomes (part of) a node.
+        let mut used: BTreeSet<ObjIdx> = BTreeSet::new();
+        for dep in &deps.deps {
+            used.insert(dep.lock);
+            used.extend(dep.held.iter().map(|&(h, _)| h));
+        }
+        let mut counts: BTreeMap<(SiteIdx, &str), usize> = BTreeMap::new();
+        for o in &trace.objects {
+            if o.class != SiteIdx::UNKNOWN && is_lock_kind(o.kind) {
+                *counts.entry((o.class, o.name.as_str())).or_default() += 1;
+            }
+        }
+        // Provisional node number of each used lock of this trace.
+        let mut local: BTreeMap<ObjIdx, usize> = BTreeMap::new();
+        for &lock in &used {
+            let key = match trace.objects.get(lock.0 as usize) {
+                Some(o)
+                    if o.class != SiteIdx::UNKNOWN
+                        && counts.get(&(o.class, o.name.as_str())).copied() == Some(1) =>
+                {
+                    let class = trace
+                        .sites
+                        .get(o.class.0 as usize)
+                        .cloned()
+                        .unwrap_or_else(Site::unknown);
+                    NodeKey::Class {
+                        class,
+                        name: o.name.clone(),
+                    }
+                }
+                _ => NodeKey::Instance { trace: t, lock },
+            };
+            let next = self.nodes.len();
+            let n = *self.keys.entry(key).or_insert(next);
+            if n == next {
+                // Traces come in index order, so the first instance is the smallest.
+                self.nodes.push(PendingNode {
+                    lock: lock_ref(trace, lock),
+                    instances: Vec::new(),
+                });
+            }
+            self.nodes[n].instances.push((t, lock));
+            local.insert(lock, n);
+        }
+
+        // Witnesses are gathered as plain indices first: there is one per dependency
+        // instance (per acquisition event), and building their strings for each one
+        // dominated the analysis of large traces. Strings are made once per distinct witness.
+        type RawWitness = (u32, SiteIdx, SiteIdx);
+        let mut raw_of: BTreeMap<(usize, usize), FastHashSet<RawWitness>> = BTreeMap::new();
+        for (di, dep) in deps.deps.iter().enumerate() {
+            let to = local[&dep.lock];
+            // The edges of this dependency, one per held lock other than `to`.
+            let mut targets = Vec::with_capacity(dep.held.len());
+            for (pos, &(h, _)) in dep.held.iter().enumerate() {
+                let from = local[&h];
+                if from == to {
+                    // Re-acquiring a held lock is a nesting finding, not an ordering.
+                    continue;
+                }
+                let edge = self.edges.entry((from, to)).or_default();
+                edge.deps.insert(DepRef { trace: t, dep: di });
+                targets.push((pos, (from, to)));
+            }
+            if targets.is_empty() {
+                continue;
+            }
+            // Instances outermost: each acquisition's site is looked up once.
+            let mut raws: Vec<FastHashSet<RawWitness>> =
+                vec![FastHashSet::default(); targets.len()];
+            for inst in &dep.instances {
+                // Sites were recorded with the dependency: the event array is not touched.
+                let held_sites = deps.held_sites(dep, inst);
+                for (raw, &(pos, _)) in raws.iter_mut().zip(&targets) {
+                    let held_at = held_sites.get(pos).copied().unwrap_or(SiteIdx::UNKNOWN);
+                    raw.insert((dep.thread.0, held_at, inst.site));
+                }
+            }
+            for (raw, (_, key)) in raws.into_iter().zip(targets) {
+                raw_of.entry(key).or_default().extend(raw);
+            }
+        }
+        for (key, raw) in raw_of {
+            let edge = self.edges.entry(key).or_default();
+            edge.witnesses
+                .extend(
+                    raw.into_iter()
+                        .map(|(thread, held_at, acquired_at)| EdgeWitness {
+                            thread: thread_name(trace, thread as usize),
+                            held_at: site_ref(trace, held_at),
+                            acquired_at: site_ref(trace, acquired_at),
+                            trace: trace.source.clone(),
+                        }),
+                );
+        }
+        t
+    }
+
+    /// The graph: ids from names (equal names get a suffix in key order), nodes indexed in id order.
+    pub fn finish(self) -> LockOrderGraph {
+        let LockOrderGraphBuilder {
+            keys, nodes, edges, ..
+        } = self;
+        let mut nodes: Vec<Option<PendingNode>> = nodes.into_iter().map(Some).collect();
+        let mut ordered: Vec<(usize, LockNode)> = Vec::with_capacity(nodes.len());
+        let mut base_uses: BTreeMap<String, usize> = BTreeMap::new();
+        for (key, n) in keys {
+            let Some(pending) = nodes.get_mut(n).and_then(Option::take) else {
+                continue;
+            };
+            let base = format!("lock_{}", sanitize(&pending.lock.name));
+            let uses = base_uses.entry(base.clone()).or_default();
+            *uses += 1;
+            let id = if *uses == 1 {
+                base
+            } else {
+                format!("{base}_{uses}")
+            };
+            ordered.push((
+                n,
+                LockNode {
+                    id,
+                    lock: pending.lock,
+                    key,
+                    instances: pending.instances,
+                },
+            ));
+        }
+        ordered.sort_by(|a, b| a.1.id.cmp(&b.1.id));
+
+        let mut graph = DiGraph::new();
+        let mut node_of = BTreeMap::new();
+        let mut index_of = vec![NodeIndex::end(); ordered.len()];
+        for (n, node) in ordered {
+            let instances = node.instances.clone();
+            let ix = graph.add_node(node);
+            if let Some(slot) = index_of.get_mut(n) {
+                *slot = ix;
+            }
+            for inst in instances {
+                node_of.insert(inst, ix);
+            }
+        }
+        // Edges are added in (from, to) order of the final indices.
+        let edges: BTreeMap<(NodeIndex, NodeIndex), PendingEdge> = edges
+            .into_iter()
+            .map(|((from, to), e)| ((index_of[from], index_of[to]), e))
+            .collect();
+        for ((from, to), e) in edges {
+            graph.add_edge(
+                from,
+                to,
+                LockEdge {
+                    witnesses: e.witnesses,
+                    deps: e.deps,
+                },
+            );
+        }
+        LockOrderGraph { graph, node_of }
     }
 }
 

@@ -6,7 +6,9 @@ pub mod lock_order;
 use serde::Serialize;
 
 pub use cycles::{CycleSearch, elementary_cycles};
-pub use lock_order::{DepRef, LockEdge, LockNode, LockOrderGraph, NodeKey, lock_ref, site_ref};
+pub use lock_order::{
+    DepRef, LockEdge, LockNode, LockOrderGraph, LockOrderGraphBuilder, NodeKey, lock_ref, site_ref,
+};
 
 use crate::finding::{LockRef, SiteRef};
 
