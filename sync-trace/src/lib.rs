@@ -21,6 +21,7 @@ pub mod codec;
 pub mod event;
 pub mod jsonl;
 pub mod record;
+pub mod wire;
 
 pub use event::{Attempt, Event, MemoryOrder, Mode, ObjectId, Op, SiteId, ThreadId};
 pub use record::{ObjectInfo, ObjectKind, ProcessInfo, Record, Site, ThreadInfo};

@@ -19,6 +19,7 @@ fn offset_of(e: &DecodeError) -> u64 {
         | DecodeError::FrameTooLarge { offset, .. }
         | DecodeError::Checksum { offset }
         | DecodeError::Record { offset, .. }
+        | DecodeError::Invalid { offset, .. }
         | DecodeError::Io { offset, .. } => *offset,
     }
 }

@@ -4,6 +4,7 @@
 //! made the compiler copy it byte-wise through the stack, with store-forwarding
 //! stalls that cost more than the lock.)
 
+use sync_trace::wire::{self, tag};
 use sync_trace::{Attempt, Event, MemoryOrder, Mode, ObjectId, Op, SiteId, ThreadId};
 
 /// One recorded event: 24 bytes, no padding, no enum.
@@ -24,24 +25,25 @@ pub(crate) struct RawEvent {
     b: u64,
 }
 
-const TAG_REQUEST: u8 = 0;
-const TAG_ACQUIRE: u8 = 1;
-const TAG_TRY_FAILED: u8 = 2;
-const TAG_RELEASE: u8 = 3;
-const TAG_COND_WAIT: u8 = 4;
-const TAG_COND_WAKE: u8 = 5;
-const TAG_NOTIFY: u8 = 6;
-const TAG_BARRIER_ARRIVE: u8 = 7;
-const TAG_BARRIER_DEPART: u8 = 8;
-const TAG_SEND: u8 = 9;
-const TAG_RECV: u8 = 10;
-const TAG_FORK: u8 = 11;
-const TAG_JOIN: u8 = 12;
-const TAG_BEGIN: u8 = 13;
-const TAG_END: u8 = 14;
-const TAG_ACCESS: u8 = 15;
+// The ring's tags are the trace file's (format version 2), so a slot is written as is.
+const TAG_REQUEST: u8 = tag::REQUEST;
+const TAG_ACQUIRE: u8 = tag::ACQUIRE;
+const TAG_TRY_FAILED: u8 = tag::TRY_FAILED;
+const TAG_RELEASE: u8 = tag::RELEASE;
+const TAG_COND_WAIT: u8 = tag::COND_WAIT;
+const TAG_COND_WAKE: u8 = tag::COND_WAKE;
+const TAG_NOTIFY: u8 = tag::NOTIFY;
+const TAG_BARRIER_ARRIVE: u8 = tag::BARRIER_ARRIVE;
+const TAG_BARRIER_DEPART: u8 = tag::BARRIER_DEPART;
+const TAG_SEND: u8 = tag::SEND;
+const TAG_RECV: u8 = tag::RECV;
+const TAG_FORK: u8 = tag::FORK;
+const TAG_JOIN: u8 = tag::JOIN;
+const TAG_BEGIN: u8 = tag::BEGIN;
+const TAG_END: u8 = tag::END;
+const TAG_ACCESS: u8 = tag::ACCESS;
 /// An uncontended blocking acquisition: `Request` and `Acquire` in one slot.
-const TAG_REQUEST_ACQUIRE: u8 = 16;
+const TAG_REQUEST_ACQUIRE: u8 = tag::REQUEST_ACQUIRE;
 
 #[inline(always)]
 fn mode_code(m: Mode) -> u8 {
@@ -290,98 +292,28 @@ impl RawEvent {
     }
 }
 
-/// `Record::Events`'s variant index in the postcard encoding of a `Record`.
-const RECORD_EVENTS: u64 = 4;
-
-/// LEB128, as postcard encodes every integer wider than a byte.
-#[inline(always)]
-fn varint(out: &mut Vec<u8>, mut v: u64) {
-    while v >= 0x80 {
-        out.push((v as u8) | 0x80);
-        v >>= 7;
-    }
-    out.push(v as u8);
-}
-
 /// How many events `raws` stand for.
 pub(crate) fn event_count(raws: &[RawEvent]) -> usize {
     raws.len() + raws.iter().filter(|r| r.tag == TAG_REQUEST_ACQUIRE).count()
 }
 
-/// The payload bytes of `Record::Events { thread, events }` for the events
-/// `raws` stand for, exactly as postcard encodes it (checked against
-/// `sync_trace::codec::encode_frame` by a property test), without building
-/// the events: this is the trace file's hot loop.
+/// The payload bytes of an `Events` record (format version 2, see `FORMAT.md`)
+/// for the events `raws` stand for: a slot is the ring's event byte for byte
+/// (little endian), so this is the trace file's hot loop without any decoding.
+/// The ring's ids are the recorder's, which are dense as the format requires.
 pub(crate) fn encode_events_payload(thread: ThreadId, raws: &[RawEvent], out: &mut Vec<u8>) {
-    varint(out, RECORD_EVENTS);
-    varint(out, u64::from(thread.0));
-    varint(out, event_count(raws) as u64);
+    // A batch is at most a ring (4096 slots), far below `u32::MAX`.
+    wire::write_events_header(thread.0, raws.len() as u32, out);
+    out.reserve(raws.len() * wire::EVENT_LEN);
     for r in raws {
-        let site = u64::from(r.site);
-        // Enum variant indices (Op, Mode, Attempt) are the tags and codes above.
-        match r.tag {
-            TAG_REQUEST_ACQUIRE => {
-                out.push(TAG_REQUEST);
-                varint(out, r.a);
-                out.push(r.f1);
-                varint(out, site);
-                out.push(TAG_ACQUIRE);
-                varint(out, r.a);
-                out.extend_from_slice(&[r.f1, r.f2]);
-                varint(out, r.b);
-            }
-            TAG_REQUEST | TAG_TRY_FAILED => {
-                out.push(r.tag);
-                varint(out, r.a);
-                out.push(r.f1);
-            }
-            TAG_ACQUIRE => {
-                out.push(r.tag);
-                varint(out, r.a);
-                out.extend_from_slice(&[r.f1, r.f2]);
-                varint(out, r.b);
-            }
-            TAG_RELEASE => {
-                out.push(r.tag);
-                varint(out, r.a);
-                out.push(r.f1);
-                varint(out, r.b);
-            }
-            TAG_COND_WAIT | TAG_COND_WAKE => {
-                out.push(r.tag);
-                varint(out, r.a);
-                varint(out, r.b);
-                out.push(r.f1);
-            }
-            TAG_NOTIFY => {
-                out.push(r.tag);
-                varint(out, r.a);
-                out.push(r.f1);
-                varint(out, r.b);
-            }
-            TAG_FORK | TAG_JOIN => {
-                out.push(r.tag);
-                varint(out, r.a);
-            }
-            TAG_BEGIN | TAG_END => out.push(r.tag),
-            TAG_ACCESS => {
-                out.push(r.tag);
-                varint(out, r.a);
-                out.push(r.f1);
-                match r.f2 {
-                    0 => out.push(0),
-                    order => out.extend_from_slice(&[1, order - 1]),
-                }
-                varint(out, r.b);
-            }
-            // Barrier arrive/depart, send, receive: an object and a number.
-            _ => {
-                out.push(r.tag);
-                varint(out, r.a);
-                varint(out, r.b);
-            }
-        }
-        varint(out, site);
+        let mut slot = [0u8; wire::EVENT_LEN];
+        slot[0] = r.tag;
+        slot[1] = r.f1;
+        slot[2] = r.f2;
+        slot[4..8].copy_from_slice(&r.site.to_le_bytes());
+        slot[8..16].copy_from_slice(&r.a.to_le_bytes());
+        slot[16..24].copy_from_slice(&r.b.to_le_bytes());
+        out.extend_from_slice(&slot);
     }
 }
 
@@ -486,9 +418,10 @@ mod tests {
     }
 
     proptest! {
-        /// The hand-written encoder against postcard itself (the oracle).
+        /// The direct encoder against the events the ring stands for (the
+        /// oracle), read back through the format's own parser.
         #[test]
-        fn the_payload_is_postcards(
+        fn the_payload_reads_back_as_the_events(
             raws in proptest::collection::vec(raw(), 0..40),
             thread in any::<u32>(),
         ) {
@@ -496,12 +429,30 @@ mod tests {
             for r in &raws {
                 r.push_events(&mut events);
             }
-            let record = sync_trace::Record::Events { thread: ThreadId(thread), events };
-            let mut frame = Vec::new();
-            sync_trace::codec::encode_frame(&record, &mut frame).unwrap();
             let mut payload = Vec::new();
             encode_events_payload(ThreadId(thread), &raws, &mut payload);
-            prop_assert_eq!(&frame[8..], &payload[..]);
+            let wire::WireRecord::Events { thread: t, slots } = wire::parse_record(&payload).unwrap() else {
+                panic!("not an Events record");
+            };
+            prop_assert_eq!(t, thread);
+            let mut back = Vec::new();
+            for (i, slot) in slots.chunks_exact(wire::EVENT_LEN).enumerate() {
+                let slot = wire::WireEvent::from_bytes(slot.try_into().unwrap());
+                let (first, second) = slot.ops(i).unwrap();
+                let site = SiteId(slot.site);
+                back.push(Event { op: first, site });
+                back.extend(second.map(|op| Event { op, site }));
+            }
+            prop_assert_eq!(back, events);
+        }
+
+        /// Every single event's slot is the one the format's own encoder makes.
+        #[test]
+        fn a_slot_is_the_formats(op in op(), site in any::<u32>()) {
+            let mut payload = Vec::new();
+            encode_events_payload(ThreadId(0), &[RawEvent::new(op, SiteId(site))], &mut payload);
+            let expected = wire::WireEvent::from_op(op, SiteId(site)).to_bytes();
+            prop_assert_eq!(&payload[wire::EVENTS_HEADER_LEN..], &expected[..]);
         }
     }
 
