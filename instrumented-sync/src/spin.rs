@@ -165,6 +165,7 @@ impl<T: ?Sized> SpinLock<T> {
             );
             return Err(TryLockError::WouldBlock);
         }
+        self.meta.holder.set(recorder::this_thread(), site);
         let seq = self.meta.next_seq_held(Mode::Write);
         record_at(
             Op::Acquire {
@@ -229,6 +230,9 @@ impl<T: ?Sized> Drop for SpinLockGuard<'_, T> {
         if !self.panicking && std::thread::panicking() {
             self.lock.poisoned.store(true, Ordering::Relaxed);
         }
+        // Cleared while still held: a stale holder word would make this thread,
+        // blocking on the lock later, look like it waits for itself.
+        self.lock.meta.holder.clear();
         // Recorded while still held, so the sequence number is this holder's.
         let seq = self.lock.meta.next_seq_held(Mode::Write);
         record_at(
