@@ -71,7 +71,7 @@ pub(crate) fn generated_names(entries: &[Option<(ObjectKind, &Site)>]) -> Vec<Op
 }
 
 /// Makes duplicate names unique with `#k` suffixes, numbered in order.
-fn dedupe(names: &mut [String]) {
+pub(crate) fn dedupe(names: &mut [String]) {
     let mut count: HashMap<String, usize> = HashMap::new();
     for n in names.iter() {
         *count.entry(n.clone()).or_default() += 1;
