@@ -5,11 +5,10 @@ pub mod generate;
 pub mod output;
 pub mod report_command;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 
-use analyzer::analysis::{AnalysisOptions, analyze};
-use analyzer::model::Trace;
+use analyzer::analysis::AnalysisOptions;
 use analyzer::report::{self, OutputFormat, ReportOptions};
 use analyzer::trace::{LoadOptions, load_path};
 use anyhow::{Context, Result, bail};
@@ -92,24 +91,18 @@ fn analysis_options(
     }
 }
 
-/// Expands `paths` and loads every trace; see [`report_command::load_traces`].
-fn load_all(paths: &[PathBuf], options: &LoadOptions, keep_going: bool) -> Result<Vec<Trace>> {
-    let (traces, skipped) = report_command::load_traces(paths, options, keep_going)?;
-    // Without an analysis to carry them, skipped files stay the warnings already printed.
-    drop(skipped);
-    Ok(traces)
-}
-
 fn check(args: &CheckArgs) -> Result<ExitCode> {
     let options = analysis_options(&args.bounds, args.fail_on());
     let format = OutputFormat::from(args.format);
     if args.finding.is_some() && format != OutputFormat::Dot {
         bail!("--finding selects a finding to draw and needs --format dot");
     }
-    let (traces, skipped) =
-        report_command::load_traces(&args.paths, &load_options(&args.load), args.load.keep_going)?;
-    let mut analysis = analyze(&traces, &options);
-    analysis.warnings.extend(skipped);
+    let analysis = report_command::analyze_paths(
+        &args.paths,
+        &load_options(&args.load),
+        args.load.keep_going,
+        &options,
+    )?;
     let mut report_options = ReportOptions::from(&options);
     report_command::apply_baseline(&args.baseline, &analysis, &mut report_options)?;
     let rendered = match &args.finding {
@@ -186,7 +179,6 @@ fn convert(args: &ConvertArgs) -> Result<ExitCode> {
 
 fn stats(args: &StatsArgs) -> Result<ExitCode> {
     let options = analysis_options(&args.bounds, AnalysisOptions::default().fail_on);
-    let traces = load_all(&args.paths, &load_options(&args.load), args.load.keep_going)?;
     let header = [
         "file",
         "threads",
@@ -197,26 +189,34 @@ fn stats(args: &StatsArgs) -> Result<ExitCode> {
         "confirmed",
         "time ms",
     ];
-    let mut rows: Vec<[String; 8]> = Vec::with_capacity(traces.len());
-    for trace in &traces {
-        let s = analyzer::analysis::trace_stats(trace, &options);
-        // A `+` marks a pattern count cut short by --max-cycles / --max-cycle-len.
-        let patterns = if s.patterns_truncated {
-            format!("{}+", s.patterns)
-        } else {
-            s.patterns.to_string()
-        };
-        rows.push([
-            s.source,
-            s.threads.to_string(),
-            s.locks.to_string(),
-            s.events.to_string(),
-            s.dependencies.to_string(),
-            patterns,
-            s.confirmed.to_string(),
-            format!("{:.1}", s.elapsed.as_secs_f64() * 1000.0),
-        ]);
-    }
+    // One trace in memory at a time: each row is made as its trace is loaded.
+    let mut rows: Vec<[String; 8]> = Vec::new();
+    let skipped = report_command::for_each_trace(
+        &args.paths,
+        &load_options(&args.load),
+        args.load.keep_going,
+        |trace| {
+            let s = analyzer::analysis::trace_stats(&trace, &options);
+            // A `+` marks a pattern count cut short by --max-cycles / --max-cycle-len.
+            let patterns = if s.patterns_truncated {
+                format!("{}+", s.patterns)
+            } else {
+                s.patterns.to_string()
+            };
+            rows.push([
+                s.source,
+                s.threads.to_string(),
+                s.locks.to_string(),
+                s.events.to_string(),
+                s.dependencies.to_string(),
+                patterns,
+                s.confirmed.to_string(),
+                format!("{:.1}", s.elapsed.as_secs_f64() * 1000.0),
+            ]);
+        },
+    )?;
+    // Without an analysis to carry them, skipped files stay the warnings already printed.
+    drop(skipped);
     output::write_stdout(format_table(&header, &rows).as_bytes())?;
     Ok(ExitCode::from(EXIT_OK))
 }

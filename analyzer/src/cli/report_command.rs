@@ -7,7 +7,7 @@ use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use analyzer::analysis::{Analysis, analyze};
+use analyzer::analysis::{Analysis, AnalysisBuilder, AnalysisOptions};
 use analyzer::finding::FindingKind;
 use analyzer::model::{Trace, Warning};
 use analyzer::report::baseline::Baseline;
@@ -118,14 +118,17 @@ impl ReportArgs {
 /// Files with this many traces or more get a progress bar (on a terminal).
 const PROGRESS_THRESHOLD: usize = 20;
 
-/// Expands `paths` and loads every trace. Every unreadable file is reported on
-/// standard error with its position; without `keep_going` any of them is an
-/// error, with it they become warnings (returned) and the rest is analyzed.
-pub fn load_traces(
+/// Expands `paths` and hands each readable trace to `visit` as soon as it is loaded,
+/// in the order of [`collect_inputs`], so a caller that does not keep them holds one
+/// trace at a time. Every unreadable file is named on
+/// standard error once all are tried, then an error without `keep_going`, else
+/// returned as warnings (an error still when nothing was readable).
+pub fn for_each_trace(
     paths: &[PathBuf],
     options: &LoadOptions,
     keep_going: bool,
-) -> Result<(Vec<Trace>, Vec<Warning>)> {
+    mut visit: impl FnMut(Trace),
+) -> Result<Vec<Warning>> {
     let files = collect_inputs(paths)?;
     if files.is_empty() {
         let names: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
@@ -139,17 +142,20 @@ pub fn load_traces(
             let bar = indicatif::ProgressBar::new(files.len() as u64);
             bar.set_style(
                 indicatif::ProgressStyle::with_template(
-                    "loading {bar:40} {pos}/{len} traces {msg}",
+                    "analyzing {bar:40} {pos}/{len} traces {msg}",
                 )
                 .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
             );
             bar
         });
-    let mut traces = Vec::with_capacity(files.len());
+    let mut loaded = 0usize;
     let mut failures: Vec<LoadError> = Vec::new();
     for file in &files {
         match load_path(file, options) {
-            Ok(trace) => traces.push(trace),
+            Ok(trace) => {
+                loaded += 1;
+                visit(trace);
+            }
             Err(err) => failures.push(err),
         }
         if let Some(bar) = &progress {
@@ -160,7 +166,7 @@ pub fn load_traces(
         bar.finish_and_clear();
     }
     if failures.is_empty() {
-        return Ok((traces, Vec::new()));
+        return Ok(Vec::new());
     }
     // A single unreadable input is the error itself; in a batch every failure is named first.
     if failures.len() == 1 && files.len() == 1 {
@@ -170,7 +176,7 @@ pub fn load_traces(
     for failure in &failures {
         eprintln!("analyzer: {level}: {failure}");
     }
-    if !keep_going || traces.is_empty() {
+    if !keep_going || loaded == 0 {
         bail!(
             "{} of {} traces unreadable{}",
             failures.len(),
@@ -182,15 +188,31 @@ pub fn load_traces(
             }
         );
     }
-    let warnings = failures
+    Ok(failures
         .into_iter()
         .map(|e| Warning {
             file: e.file.display().to_string(),
             position: e.position,
             message: format!("unreadable, skipped (--keep-going): {}", e.message),
         })
-        .collect();
-    Ok((traces, warnings))
+        .collect())
+}
+
+/// Expands `paths` and analyzes every trace with `options`, one at a time: each
+/// trace is added to an [`AnalysisBuilder`] and dropped before the next is loaded,
+/// so memory holds one trace plus the merged graph. Skipped files (`keep_going`)
+/// become warnings of the analysis.
+pub fn analyze_paths(
+    paths: &[PathBuf],
+    load: &LoadOptions,
+    keep_going: bool,
+    options: &AnalysisOptions,
+) -> Result<Analysis> {
+    let mut builder = AnalysisBuilder::new(options.clone());
+    let skipped = for_each_trace(paths, load, keep_going, |trace| builder.add_trace(&trace))?;
+    let mut analysis = builder.finish();
+    analysis.warnings.extend(skipped);
+    Ok(analysis)
 }
 
 /// Loads or updates the baseline named by `args` and records its verdict in `options`.
@@ -232,9 +254,7 @@ pub fn report(args: &ReportArgs) -> Result<ExitCode> {
     if !args.out.is_dir() {
         bail!("{}: not a directory", args.out.display());
     }
-    let (traces, skipped) = load_traces(&args.paths, &load, args.load.keep_going)?;
-    let mut analysis = analyze(&traces, &options);
-    analysis.warnings.extend(skipped);
+    let analysis = analyze_paths(&args.paths, &load, args.load.keep_going, &options)?;
     let mut report_options = ReportOptions::from(&options);
     apply_baseline(&args.baseline, &analysis, &mut report_options)?;
     let renderer = SvgRenderer::from(args.svg_renderer);
