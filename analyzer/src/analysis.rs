@@ -33,12 +33,12 @@ use crate::finding::{
 use crate::graph::lock_order::{event_site, thread_name};
 use crate::graph::{
     DepRef, LockOrderGraph, LockOrderGraphBuilder, LockOrderView, elementary_cycles, lock_ref,
-    site_ref,
+    site_ref, site_ref_of,
 };
-use crate::model::{Mode, ObjIdx, ThreadIdx, Trace, Warning};
+use crate::model::{Mode, ObjIdx, SiteIdx, ThreadIdx, Trace, Warning};
 use crate::predict::{
-    ClosureIndex, DeadlockPattern, Dependencies, DependencyInstance, NestingEvent,
-    deadlock_patterns, lock_dependencies_bounded,
+    ClosureIndex, DeadlockPattern, Dependencies, NestingEvent, deadlock_patterns,
+    lock_dependencies_bounded,
 };
 
 /// Settings of an analysis run.
@@ -218,36 +218,71 @@ pub struct AnalysisBuilder {
 struct RunSummary {
     /// The trace file.
     source: String,
-    /// The unknown site as this trace shows it.
-    unknown_site: SiteRef,
-    /// One per entry of the trace's `Dependencies::deps`, same index.
-    deps: Vec<DepSummary>,
+    /// The trace's sites as findings show them, by [`crate::model::SiteIdx`].
+    sites: Vec<SiteRef>,
+    /// The trace's thread names, by thread index.
+    thread_names: Vec<String>,
+    /// Summaries of the dependencies an edge or a pattern refers to, by dependency index.
+    deps: Vec<(usize, DepSummary)>,
     /// Deadlock patterns grouped by the cycle of locks they realise, in search order.
     patterns: Vec<CyclePatterns>,
 }
 
-/// What the cross-trace part keeps of one lock dependency.
+impl RunSummary {
+    /// Site `s` as findings show it (as [`site_ref`] would from the trace).
+    fn site(&self, s: SiteIdx) -> SiteRef {
+        match self.sites.get(s.0 as usize) {
+            Some(site) => site.clone(),
+            None => site_ref_of(&crate::model::Site::unknown()),
+        }
+    }
+
+    /// The kept dependency with index `d`.
+    fn dep(&self, d: usize) -> Option<&DepSummary> {
+        let i = self.deps.binary_search_by_key(&d, |&(i, _)| i).ok()?;
+        Some(&self.deps[i].1)
+    }
+
+    /// The name of thread `t` (as [`thread_name`] would from the trace).
+    fn thread_name(&self, t: ThreadIdx) -> String {
+        self.thread_names
+            .get(t.0 as usize)
+            .cloned()
+            .unwrap_or_else(|| format!("T{}", t.0))
+    }
+}
+
+/// What the cross-trace part keeps of one lock dependency: a few indices, so that
+/// the ~150k distinct dependencies of a large trace stay small.
 #[derive(Debug)]
 struct DepSummary {
     thread: ThreadIdx,
-    thread_name: String,
     lock: ObjIdx,
     mode: Mode,
-    /// The held locks (sorted by lock) and their modes.
-    held: Vec<(ObjIdx, Mode)>,
-    /// Parallel to `held`: whether the lock is a one-time cell or a task's completion.
-    held_once: Vec<bool>,
-    /// Sites of the first concrete acquisition, if any.
-    first: Option<InstanceSites>,
+    /// Where the first acquisition took `lock` (unknown without one).
+    wanted_at: SiteIdx,
+    /// The held locks, sorted by lock.
+    held: Box<[HeldLock]>,
 }
 
-/// The sites of one concrete acquisition of a dependency.
+/// A lock held by a dependency.
+#[derive(Clone, Copy, Debug)]
+struct HeldLock {
+    lock: ObjIdx,
+    mode: Mode,
+    /// A one-time cell or a task's completion: held by its own thread only, never a gate.
+    once: bool,
+    /// Where the first acquisition of the dependency had taken it (unknown without one).
+    held_at: SiteIdx,
+}
+
+/// The sites of the acquisition of a dependency a confirmation chose.
 #[derive(Debug)]
-struct InstanceSites {
-    /// Where each held lock was taken (parallel to the dependency's held set, possibly shorter).
-    held_at: Vec<SiteRef>,
+struct AcquisitionSites {
+    /// Where each held lock was taken (parallel to the held set, possibly shorter).
+    held_at: Box<[SiteIdx]>,
     /// Where the lock was requested.
-    wanted_at: SiteRef,
+    wanted_at: SiteIdx,
 }
 
 /// The deadlock patterns of one trace realising one cycle of locks.
@@ -276,7 +311,7 @@ struct Confirmation {
     /// Events of the reordered prefix.
     prefix_len: usize,
     /// Per pattern position, the sites of the acquisition the witness chose.
-    sites: Vec<Option<InstanceSites>>,
+    sites: Vec<AcquisitionSites>,
 }
 
 impl AnalysisBuilder {
@@ -284,7 +319,9 @@ impl AnalysisBuilder {
     pub fn new(options: AnalysisOptions) -> AnalysisBuilder {
         AnalysisBuilder {
             options,
-            graph: LockOrderGraphBuilder::new(),
+            // Realisations past the first MAX_REALISATIONS are never examined; one more
+            // dependency per edge keeps "more than MAX_REALISATIONS" detectable.
+            graph: LockOrderGraphBuilder::with_max_edge_deps(MAX_REALISATIONS + 1),
             runs: Vec::new(),
             nesting: BTreeMap::new(),
             races: BTreeMap::new(),
@@ -342,7 +379,7 @@ impl AnalysisBuilder {
     fn predict(&mut self, trace: &Trace) {
         let options = &self.options;
         let deps = lock_dependencies_bounded(trace, options.max_held);
-        self.graph.add_trace(trace, &deps);
+        let mut kept = self.graph.add_trace(trace, &deps);
         if deps.held_truncated > 0 {
             self.limits.insert(LimitHit {
                 message: format!(
@@ -363,24 +400,39 @@ impl AnalysisBuilder {
             });
         }
         let patterns = confirm_patterns(trace, &deps, found.patterns);
+        for verdict in patterns.iter().flat_map(|g| &g.verdicts) {
+            for &d in &verdict.deps {
+                if let Some(k) = kept.get_mut(d) {
+                    *k = true;
+                }
+            }
+        }
         let summaries = deps
             .deps
             .iter()
-            .map(|dep| DepSummary {
-                thread: dep.thread,
-                thread_name: thread_name(trace, dep.thread.0 as usize),
-                lock: dep.lock,
-                mode: dep.mode,
-                held: dep.held.clone(),
-                held_once: dep
-                    .held
-                    .iter()
-                    .map(|&(h, _)| trace.object(h).kind == crate::model::ObjectKind::Once)
-                    .collect(),
-                first: dep
-                    .instances
-                    .first()
-                    .map(|inst| instance_sites(trace, &deps, dep, inst)),
+            .enumerate()
+            .filter(|&(d, _)| kept[d])
+            .map(|(d, dep)| {
+                let first = dep.instances.first();
+                let held_sites = first.map_or(&[][..], |inst| deps.held_sites(dep, inst));
+                let summary = DepSummary {
+                    thread: dep.thread,
+                    lock: dep.lock,
+                    mode: dep.mode,
+                    wanted_at: first.map_or(SiteIdx::UNKNOWN, |inst| inst.site),
+                    held: dep
+                        .held
+                        .iter()
+                        .enumerate()
+                        .map(|(pos, &(h, mode))| HeldLock {
+                            lock: h,
+                            mode,
+                            once: trace.object(h).kind == crate::model::ObjectKind::Once,
+                            held_at: held_sites.get(pos).copied().unwrap_or(SiteIdx::UNKNOWN),
+                        })
+                        .collect(),
+                };
+                (d, summary)
             })
             .collect();
         for (kind, events) in [
@@ -394,7 +446,8 @@ impl AnalysisBuilder {
         }
         self.runs.push(RunSummary {
             source: trace.source.clone(),
-            unknown_site: site_ref(trace, crate::model::SiteIdx::UNKNOWN),
+            sites: trace.sites.iter().map(site_ref_of).collect(),
+            thread_names: trace.threads.iter().map(|th| th.name.clone()).collect(),
             deps: summaries,
             patterns,
         });
@@ -581,7 +634,16 @@ fn confirm_patterns(
                                     .find(|i| i.acquire == e || i.request == Some(e))
                             })
                             .or_else(|| dep.instances.first())
-                            .map(|inst| instance_sites(trace, deps, dep, inst))
+                            .map_or(
+                                AcquisitionSites {
+                                    held_at: Box::default(),
+                                    wanted_at: SiteIdx::UNKNOWN,
+                                },
+                                |inst| AcquisitionSites {
+                                    held_at: deps.held_sites(dep, inst).into(),
+                                    wanted_at: inst.site,
+                                },
+                            )
                     })
                     .collect(),
             }
@@ -592,23 +654,6 @@ fn confirm_patterns(
         });
     }
     groups
-}
-
-/// The sites of acquisition `inst` of `dep`.
-fn instance_sites(
-    trace: &Trace,
-    deps: &Dependencies,
-    dep: &crate::predict::LockDependency,
-    inst: &DependencyInstance,
-) -> InstanceSites {
-    InstanceSites {
-        held_at: deps
-            .held_sites(dep, inst)
-            .iter()
-            .map(|&s| site_ref(trace, s))
-            .collect(),
-        wanted_at: site_ref(trace, inst.site),
-    }
 }
 
 /// Lock objects of `trace`.
@@ -623,8 +668,8 @@ fn count_locks(trace: &Trace) -> usize {
 #[derive(Clone, Debug)]
 struct Realisation<'a> {
     steps: Vec<DepRef>,
-    /// Per step, the sites of the acquisition shown (a confirmation's choice, else the first).
-    sites: Vec<Option<&'a InstanceSites>>,
+    /// Per step, the acquisition a confirmation chose; `None` shows the dependency's first.
+    chosen: Vec<Option<&'a AcquisitionSites>>,
 }
 
 /// How an ungated realisation relates threads and runs, in the order a finding prefers them.
@@ -672,12 +717,12 @@ impl<'a> Context<'a> {
                     match &verdict.confirmed {
                         Some(c) => {
                             // The witness lists acquisitions in pattern order; map them to steps.
-                            real.sites = real
+                            real.chosen = real
                                 .steps
                                 .iter()
-                                .map(|s| match verdict.deps.iter().position(|&d| d == s.dep) {
-                                    Some(j) => c.sites.get(j).and_then(Option::as_ref),
-                                    None => self.dep(*s).first.as_ref(),
+                                .map(|s| {
+                                    let j = verdict.deps.iter().position(|&d| d == s.dep);
+                                    j.and_then(|j| c.sites.get(j))
                                 })
                                 .collect();
                             confirmed.push((real, c.prefix_len));
@@ -761,7 +806,7 @@ impl<'a> Context<'a> {
             }
             let steps: Vec<DepRef> = (0..k).map(|i| per_edge[i][choice[i]]).collect();
             let real = Realisation {
-                sites: steps.iter().map(|&s| self.dep(s).first.as_ref()).collect(),
+                chosen: vec![None; steps.len()],
                 steps,
             };
             if self.modes_conflict(cycle, &real) {
@@ -793,13 +838,13 @@ impl<'a> Context<'a> {
             let reason = match spread {
                 Spread::OneThread => format!(
                     "all in thread {}: would deadlock if these paths ran concurrently",
-                    self.dep(first.steps[0]).thread_name
+                    self.runs[first.steps[0].trace].thread_name(self.dep(first.steps[0]).thread)
                 ),
                 Spread::OneRun => {
                     let threads: BTreeSet<String> = first
                         .steps
                         .iter()
-                        .map(|s| self.dep(*s).thread_name.clone())
+                        .map(|s| self.runs[s.trace].thread_name(self.dep(*s).thread))
                         .collect();
                     format!(
                         "threads {} take these locks in conflicting orders but never as a deadlock pattern in this run \
@@ -874,7 +919,11 @@ impl<'a> Context<'a> {
 
     /// The dependency `d`.
     fn dep(&self, d: DepRef) -> &'a DepSummary {
-        &self.runs[d.trace].deps[d.dep]
+        match self.runs[d.trace].dep(d.dep) {
+            Some(dep) => dep,
+            // Every dependency an edge or a pattern refers to was kept when its trace was added.
+            None => unreachable!("dependency {d:?} was not kept"),
+        }
     }
 
     /// The steps of pattern `p` of trace `t` in the order of `cycle`.
@@ -890,8 +939,7 @@ impl<'a> Context<'a> {
             let wants = cycle[(i + 1) % k];
             let d = pattern.iter().copied().find(|&d| {
                 self.runs[t]
-                    .deps
-                    .get(d)
+                    .dep(d)
                     .and_then(|d| self.graph.node_of(t, d.lock))
                     .map(|n| n.index())
                     == Some(wants)
@@ -899,7 +947,7 @@ impl<'a> Context<'a> {
             steps.push(DepRef { trace: t, dep: d });
         }
         Some(Realisation {
-            sites: steps.iter().map(|&s| self.dep(s).first.as_ref()).collect(),
+            chosen: vec![None; steps.len()],
             steps,
         })
     }
@@ -909,7 +957,7 @@ impl<'a> Context<'a> {
         self.dep(d)
             .held
             .iter()
-            .position(|&(h, _)| self.graph.node_of(d.trace, h).map(|n| n.index()) == Some(node))
+            .position(|h| self.graph.node_of(d.trace, h.lock).map(|n| n.index()) == Some(node))
     }
 
     /// Whether, at every step, the requested mode conflicts with the mode the next step holds the lock in.
@@ -919,7 +967,7 @@ impl<'a> Context<'a> {
             let next = real.steps[(i + 1) % k];
             let wanted = self.dep(real.steps[i]).mode;
             match self.held_pos(next, cycle[(i + 1) % k]) {
-                Some(pos) => explain::modes_conflict(self.dep(next).held[pos].1, wanted),
+                Some(pos) => explain::modes_conflict(self.dep(next).held[pos].mode, wanted),
                 None => false,
             }
         })
@@ -933,7 +981,7 @@ impl<'a> Context<'a> {
                 .dep(s)
                 .held
                 .iter()
-                .filter_map(|&(h, _)| self.graph.node_of(s.trace, h).map(|n| n.index()))
+                .filter_map(|h| self.graph.node_of(s.trace, h.lock).map(|n| n.index()))
                 .filter(|n| !cycle.contains(n))
                 .collect();
             common = Some(match common {
@@ -967,14 +1015,12 @@ impl<'a> Context<'a> {
                 let d = real.steps[i];
                 let run = &self.runs[d.trace];
                 let dep = self.dep(d);
-                let inst = real.sites[i];
                 let pos = self.held_pos(d, cycle[i]);
-                let held_at = match (inst, pos) {
-                    (Some(inst), Some(pos)) => inst.held_at.get(pos),
-                    _ => None,
+                let (held_at, wanted_at) = match real.chosen[i] {
+                    Some(a) => (pos.and_then(|p| a.held_at.get(p).copied()), a.wanted_at),
+                    None => (pos.map(|p| dep.held[p].held_at), dep.wanted_at),
                 };
-                let wanted_at = inst.map(|inst| &inst.wanted_at);
-                let mut thread = dep.thread_name.clone();
+                let mut thread = run.thread_name(dep.thread);
                 if cross_run {
                     thread = format!("{thread} [{}]", run.source);
                 }
@@ -985,9 +1031,9 @@ impl<'a> Context<'a> {
                     .filter(|&(j, _)| Some(j) != pos)
                     // A one-time cell or a task's completion is held by its own thread only:
                     // it is no lock a sibling path could share, so never a gate to suggest.
-                    .filter(|&(j, _)| !dep.held_once.get(j).copied().unwrap_or(false))
+                    .filter(|&(_, h)| !h.once)
                     // Every held lock of a dependency is a graph node.
-                    .filter_map(|(_, &(h, _))| self.graph.node_of(d.trace, h))
+                    .filter_map(|(_, h)| self.graph.node_of(d.trace, h.lock))
                     .map(|n| self.graph.node(n).lock.name.clone())
                     .collect();
                 also_held.sort();
@@ -999,15 +1045,15 @@ impl<'a> Context<'a> {
                         .node(petgraph::graph::NodeIndex::new(cycle[i]))
                         .lock
                         .clone(),
-                    holds_mode: pos.map_or(Mode::Write, |p| dep.held[p].1),
-                    held_at: held_at.unwrap_or(&run.unknown_site).clone(),
+                    holds_mode: pos.map_or(Mode::Write, |p| dep.held[p].mode),
+                    held_at: run.site(held_at.unwrap_or(SiteIdx::UNKNOWN)),
                     wants: self
                         .graph
                         .node(petgraph::graph::NodeIndex::new(cycle[(i + 1) % k]))
                         .lock
                         .clone(),
                     wants_mode: dep.mode,
-                    wanted_at: wanted_at.unwrap_or(&run.unknown_site).clone(),
+                    wanted_at: run.site(wanted_at),
                     also_held,
                 }
             })

@@ -159,7 +159,8 @@ struct PendingNode {
 /// An edge gathered by [`LockOrderGraphBuilder`], between provisional node numbers.
 #[derive(Clone, Debug, Default)]
 struct PendingEdge {
-    deps: BTreeSet<DepRef>,
+    /// Sorted and distinct: traces and their dependencies are added in index order.
+    deps: Vec<DepRef>,
     witnesses: BTreeSet<EdgeWitness>,
 }
 
@@ -170,8 +171,9 @@ struct PendingEdge {
 /// dependencies, whose instances grow with the events) can be dropped once
 /// added: the builder grows with the graph, not with the events. Node ids and
 /// indices depend on every key, so they are assigned by [`Self::finish`]; the
-/// result equals [`LockOrderGraph::build`] over the same traces in the same order.
-#[derive(Clone, Debug, Default)]
+/// result equals [`LockOrderGraph::build`] over the same traces in the same order,
+/// except that each edge keeps at most [`Self::with_max_edge_deps`] dependencies.
+#[derive(Clone, Debug)]
 pub struct LockOrderGraphBuilder {
     /// Provisional node number of each key.
     keys: BTreeMap<NodeKey, usize>,
@@ -181,12 +183,36 @@ pub struct LockOrderGraphBuilder {
     edges: BTreeMap<(usize, usize), PendingEdge>,
     /// Traces added so far.
     traces: usize,
+    /// Most dependencies kept per edge.
+    max_edge_deps: usize,
+}
+
+impl Default for LockOrderGraphBuilder {
+    fn default() -> Self {
+        LockOrderGraphBuilder {
+            keys: BTreeMap::new(),
+            nodes: Vec::new(),
+            edges: BTreeMap::new(),
+            traces: 0,
+            max_edge_deps: usize::MAX,
+        }
+    }
 }
 
 impl LockOrderGraphBuilder {
-    /// An empty builder.
+    /// An empty builder keeping every dependency of every edge.
     pub fn new() -> LockOrderGraphBuilder {
         LockOrderGraphBuilder::default()
+    }
+
+    /// An empty builder whose edges keep only their first `max` dependencies (the
+    /// smallest [`DepRef`]s), so an edge seen in many runs stays bounded. Witnesses
+    /// are all kept.
+    pub fn with_max_edge_deps(max: usize) -> LockOrderGraphBuilder {
+        LockOrderGraphBuilder {
+            max_edge_deps: max,
+            ..LockOrderGraphBuilder::default()
+        }
     }
 
     /// Traces added so far.
@@ -194,9 +220,10 @@ impl LockOrderGraphBuilder {
         self.traces
     }
 
-    /// Adds `trace` with its dependencies `deps`; returns its trace index
-    /// (the `trace` of its [`DepRef`]s and [`NodeKey::Instance`] keys).
-    pub fn add_trace(&mut self, trace: &Trace, deps: &Dependencies) -> usize {
+    /// Adds `trace` with its dependencies `deps` as trace number [`Self::trace_count`]
+    /// (the `trace` of its [`DepRef`]s and [`NodeKey::Instance`] keys) and returns, per
+    /// dependency of `deps`, whether an edge kept it.
+    pub fn add_trace(&mut self, trace: &Trace, deps: &Dependencies) -> Vec<bool> {
         let t = self.traces;
         self.traces += 1;
         // Every lock that takes part in a dependency becomes (part of) a node.
@@ -248,6 +275,7 @@ impl LockOrderGraphBuilder {
         // instance (per acquisition event), and building their strings for each one
         // dominated the analysis of large traces. Strings are made once per distinct witness.
         type RawWitness = (u32, SiteIdx, SiteIdx);
+        let mut kept = vec![false; deps.deps.len()];
         let mut raw_of: BTreeMap<(usize, usize), FastHashSet<RawWitness>> = BTreeMap::new();
         for (di, dep) in deps.deps.iter().enumerate() {
             let to = local[&dep.lock];
@@ -260,7 +288,10 @@ impl LockOrderGraphBuilder {
                     continue;
                 }
                 let edge = self.edges.entry((from, to)).or_default();
-                edge.deps.insert(DepRef { trace: t, dep: di });
+                if edge.deps.len() < self.max_edge_deps {
+                    edge.deps.push(DepRef { trace: t, dep: di });
+                    kept[di] = true;
+                }
                 targets.push((pos, (from, to)));
             }
             if targets.is_empty() {
@@ -294,7 +325,7 @@ impl LockOrderGraphBuilder {
                         }),
                 );
         }
-        t
+        kept
     }
 
     /// The graph: ids from names (equal names get a suffix in key order), nodes indexed in id order.
@@ -353,7 +384,7 @@ impl LockOrderGraphBuilder {
                 to,
                 LockEdge {
                     witnesses: e.witnesses,
-                    deps: e.deps,
+                    deps: e.deps.into_iter().collect(),
                 },
             );
         }
@@ -430,7 +461,11 @@ pub fn lock_ref(trace: &Trace, lock: ObjIdx) -> LockRef {
 /// Site `site` of `trace` as findings show it.
 pub fn site_ref(trace: &Trace, site: SiteIdx) -> SiteRef {
     let unknown = Site::unknown();
-    let s = trace.sites.get(site.0 as usize).unwrap_or(&unknown);
+    site_ref_of(trace.sites.get(site.0 as usize).unwrap_or(&unknown))
+}
+
+/// `s` as findings show it.
+pub fn site_ref_of(s: &Site) -> SiteRef {
     SiteRef {
         file: s.file.clone(),
         line: s.line,

@@ -8,6 +8,7 @@ use serde::Serialize;
 pub use cycles::{CycleSearch, elementary_cycles};
 pub use lock_order::{
     DepRef, LockEdge, LockNode, LockOrderGraph, LockOrderGraphBuilder, NodeKey, lock_ref, site_ref,
+    site_ref_of,
 };
 
 use crate::finding::{LockRef, SiteRef};
