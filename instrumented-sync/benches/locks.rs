@@ -13,9 +13,7 @@ use std::ops::{Deref, DerefMut};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use criterion::{
-    BenchmarkGroup, Criterion, criterion_group, criterion_main, measurement::WallTime,
-};
+use criterion::{BenchmarkGroup, Criterion, criterion_group, measurement::WallTime};
 
 /// One lock implementation under test.
 trait Impl: 'static {
@@ -341,5 +339,80 @@ fn all(c: &mut Criterion) {
     );
 }
 
+/// `LOCKS_LOOP=<workload>[:<impl>]`: instead of criterion, runs one workload
+/// in a plain loop for a few seconds per implementation and prints ns per
+/// operation: a clean target for `perf record` (criterion's own statistics
+/// otherwise dominate the profile). Workloads: `uncontended`, `nested`,
+/// `disjoint`; impls: `std`, `parking_lot`, `tracing-mutex`, `ours` (default: all).
+fn plain_loop(spec: &str) {
+    let (workload, only) = spec.split_once(':').unwrap_or((spec, ""));
+    fn run<I: Impl>(workload: &str) {
+        let iters: u64 = std::env::var("LOCKS_ITERS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(50_000_000);
+        let start = Instant::now();
+        match workload {
+            "uncontended" => {
+                let m = I::new(0u64);
+                for _ in 0..iters {
+                    *I::lock(black_box(&m)) += 1;
+                }
+            }
+            "nested" => {
+                let (a, b) = (I::new(0u64), I::new(0u64));
+                for _ in 0..iters {
+                    let mut ga = I::lock(black_box(&a));
+                    let mut gb = I::lock(black_box(&b));
+                    *ga += 1;
+                    *gb += 1;
+                }
+            }
+            "disjoint" => {
+                let locks = Arc::new([Padded(I::new(0u64)), Padded(I::new(0u64))]);
+                let workers: Vec<_> = (0..2)
+                    .map(|t| {
+                        let locks = Arc::clone(&locks);
+                        std::thread::spawn(move || {
+                            for _ in 0..iters {
+                                *I::lock(black_box(&locks[t].0)) += 1;
+                            }
+                        })
+                    })
+                    .collect();
+                for w in workers {
+                    w.join().unwrap();
+                }
+            }
+            other => {
+                panic!("LOCKS_LOOP: unknown workload {other:?} (uncontended, nested, disjoint)")
+            }
+        }
+        let ns = start.elapsed().as_nanos() as f64 / iters as f64;
+        println!("{workload:12} {:18} {ns:8.2} ns/op", I::NAME);
+    }
+    let wanted =
+        |name: &str| only.is_empty() || only == name || (only == "ours" && name == Ours::NAME);
+    if wanted(Std::NAME) {
+        run::<Std>(workload);
+    }
+    if wanted(ParkingLot::NAME) {
+        run::<ParkingLot>(workload);
+    }
+    if wanted(TracingMutex::NAME) {
+        run::<TracingMutex>(workload);
+    }
+    if wanted(Ours::NAME) {
+        run::<Ours>(workload);
+    }
+}
+
 criterion_group!(benches, all);
-criterion_main!(benches);
+
+fn main() {
+    if let Ok(spec) = std::env::var("LOCKS_LOOP") {
+        return plain_loop(&spec);
+    }
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}

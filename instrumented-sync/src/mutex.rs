@@ -91,8 +91,8 @@ impl<T: ?Sized> Mutex<T> {
                 ))),
             };
         }
-        let site = recorder::site(Location::caller());
-        let (lock, result) = recorder::blocking_acquire(
+        let site = recorder::site_recorded(Location::caller());
+        let (lock, result) = recorder::blocking_acquire_recorded(
             &self.meta,
             Mode::Write,
             site,

@@ -80,14 +80,20 @@ impl<T> RwLock<T> {
 /// What `read`/`write` and their `try_` forms share: recording around std's call.
 macro_rules! acquire {
     ($self:ident, $std_call:ident, $std_try:ident, $guard:ident, $mode:expr, blocking) => {{
-        let site = recorder::site(Location::caller());
-        let (lock, result) = recorder::blocking_acquire(
-            &$self.meta,
-            $mode,
-            site,
-            || $self.inner.$std_try(),
-            || $self.inner.$std_call(),
-        );
+        // One check of the switch: off, std's call and a guard that records nothing.
+        let (site, (lock, result)) = if recorder::enabled() {
+            let site = recorder::site_recorded(Location::caller());
+            let acquired = recorder::blocking_acquire_recorded(
+                &$self.meta,
+                $mode,
+                site,
+                || $self.inner.$std_try(),
+                || $self.inner.$std_call(),
+            );
+            (site, acquired)
+        } else {
+            (SiteId::UNKNOWN, (ObjectId(0), $self.inner.$std_call()))
+        };
         let meta = &$self.meta;
         match result {
             Ok(inner) => Ok($guard {

@@ -68,10 +68,7 @@ impl ThreadBuffer {
             slots: (0..BUFFER_CAPACITY)
                 .map(|_| UnsafeCell::new(empty))
                 .collect(),
-            drain: Mutex::new(DrainBuffers {
-                raws: Vec::with_capacity(BUFFER_CAPACITY),
-                events: Vec::new(),
-            }),
+            drain: Mutex::new(DrainBuffers { events: Vec::new() }),
         }
     }
 
@@ -81,28 +78,33 @@ impl ThreadBuffer {
         self.drain_with(output::write_raw);
     }
 
-    /// Drains the pending events into `write`, holding `drain` throughout.
-    fn drain_with(&self, write: impl FnOnce(ThreadId, &[RawEvent], &mut Vec<Event>)) {
+    /// Hands the pending events to `write` in place (as at most two slices:
+    /// the ring may wrap), holding `drain` throughout, then frees their slots.
+    /// Nothing is copied: after the in-memory cap, a drain only counts.
+    fn drain_with(&self, write: impl FnOnce(ThreadId, [&[RawEvent]; 2], &mut Vec<Event>)) {
         let mut buffers = self.drain.lock().unwrap_or_else(PoisonError::into_inner);
-        let DrainBuffers {
-            raws: batch,
-            events,
-        } = &mut *buffers;
         let tail = self.tail.0.load(Ordering::Relaxed);
         let head = self.head.0.load(Ordering::Acquire);
         if head == tail {
             return;
         }
-        batch.clear();
-        for i in tail..head {
-            // SAFETY: `tail <= i < head`: the producer finished writing this slot
-            // (published by the `Acquire` load of `head`) and will not write it
-            // again until `tail` passes it, which only this consumer (holding
-            // `drain`) does below, after the copy.
-            batch.push(unsafe { *self.slots[i & MASK].get() });
-        }
+        let (start, len) = (tail & MASK, head.wrapping_sub(tail));
+        let first = len.min(BUFFER_CAPACITY - start);
+        let slots = |from: usize, n: usize| -> &[RawEvent] {
+            let cells = &self.slots[from..from + n];
+            // SAFETY: `UnsafeCell<RawEvent>` has `RawEvent`'s layout. These are
+            // the slots `tail..head`: the producer finished writing them
+            // (published by the `Acquire` load of `head`) and does not write them
+            // again until `tail` passes them, which only this consumer (holding
+            // `drain`) does below, after `write` returned and the slices are gone.
+            unsafe { std::slice::from_raw_parts(cells.as_ptr().cast::<RawEvent>(), n) }
+        };
+        write(
+            self.thread,
+            [slots(start, first), slots(0, len - first)],
+            &mut buffers.events,
+        );
         self.tail.0.store(head, Ordering::Release);
-        write(self.thread, batch, events);
     }
 
     /// Appends `events` (owner thread only, through [`LOCAL`]).
@@ -115,7 +117,7 @@ impl ThreadBuffer {
         for (k, event) in events.into_iter().enumerate() {
             let slot = self.slots[head.wrapping_add(k) & MASK].get();
             // SAFETY: only the owning thread pushes (the ring is reachable for
-            // writing only through its thread-local `Local` and `HOT.ring`), and
+            // writing only through its thread-local `Local` and `RING`), and
             // there is room: `head + k - tail < BUFFER_CAPACITY`, so no consumer
             // reads this slot.
             unsafe { slot.write(event) };
@@ -129,15 +131,13 @@ impl ThreadBuffer {
     fn make_room(&self) {
         // The sink may use instrumented primitives; they must not record into
         // this ring while it is being drained.
-        let was_busy = BUSY.replace(true);
-        let _restore = RestoreBusy(was_busy);
+        let _busy = Busy::enter();
         self.flush();
     }
 }
 
-/// A drain's reused memory: the slots copied out, and their decoded events.
+/// A drain's reused memory: the decoded events, for sinks that take `Record`s.
 struct DrainBuffers {
-    raws: Vec<RawEvent>,
     events: Vec<Event>,
 }
 
@@ -187,7 +187,14 @@ impl Local {
         trace_event(thread, Op::Begin, SiteId::UNKNOWN);
         buffer.push([RawEvent::new(Op::Begin, SiteId::UNKNOWN)]);
         output::register_buffer(&buffer);
-        HOT.with(|hot| hot.ring.set(Arc::as_ptr(&buffer)));
+        // With recording off, a thread may still get an id (a lock's holder
+        // word), but its ring is never published, so nothing is recorded.
+        if super::enabled() {
+            OWN_RING.set(Arc::as_ptr(&buffer));
+            if !BUSY.get() {
+                RING.set(Arc::as_ptr(&buffer));
+            }
+        }
         Local {
             buffer,
             ended: Cell::new(false),
@@ -224,9 +231,8 @@ impl Drop for Local {
         // Runs when the thread exits (for the main thread: inside `exit`), after
         // the thread's other destructors if this one was registered first.
         // Later events of this thread go straight to the output.
-        HOT.with(|hot| hot.ring.set(std::ptr::null()));
-        let was_busy = BUSY.replace(true);
-        let _restore = RestoreBusy(was_busy);
+        OWN_RING.set(std::ptr::null());
+        let _busy = Busy::enter();
         if !self.ended.get() {
             self.buffer.push([RawEvent::new(Op::End, SiteId::UNKNOWN)]);
         }
@@ -243,19 +249,19 @@ fn site_slot(key: usize) -> usize {
     (key >> 3) & (SITE_CACHE_SLOTS - 1)
 }
 
-/// What every recorded event reads: plain thread-local cells without a
-/// destructor, so that an access is a thread-relative load the compiler inlines.
-struct Hot {
-    /// This thread's ring, owned by its [`LOCAL`] (which clears this before
-    /// releasing it); null before the first event and after `LOCAL` is destroyed.
-    ring: Cell<*const ThreadBuffer>,
-}
-
 thread_local! {
     static LOCAL: Local = Local::register();
-    static HOT: Hot = const { Hot { ring: Cell::new(std::ptr::null()) } };
     // These have no destructors, so they stay usable while thread locals are
     // torn down, and cost a plain thread-relative access.
+    /// This thread's ring while events go into it: the hot path's one
+    /// thread-local read. Null before the thread's first event, while the
+    /// recorder is busy on this thread ([`Busy`]: a drain, a sink, a `tracing`
+    /// subscriber, whose own lock events are not recorded), and once `LOCAL`
+    /// is destroyed; every such case takes the slow path.
+    static RING: Cell<*const ThreadBuffer> = const { Cell::new(std::ptr::null()) };
+    /// This thread's ring while its `LOCAL` is alive (which owns it and nulls
+    /// this before releasing it): what `RING` is restored to when busy ends.
+    static OWN_RING: Cell<*const ThreadBuffer> = const { Cell::new(std::ptr::null()) };
     static THREAD_ID: Cell<Option<ThreadId>> = const { Cell::new(None) };
     static BUSY: Cell<bool> = const { Cell::new(false) };
     static IN_OUTPUT: Cell<bool> = const { Cell::new(false) };
@@ -264,13 +270,28 @@ thread_local! {
         const { [const { Cell::new((0, SiteId::UNKNOWN)) }; SITE_CACHE_SLOTS] };
 }
 
-/// Restores the busy flag, also when a sink or `tracing` subscriber panics, so
-/// the thread goes on recording afterwards.
-struct RestoreBusy(bool);
+/// The recorder is working on this thread: events are not recorded (no
+/// recursion, no re-entering a ring being drained) until this is dropped,
+/// also when a sink or `tracing` subscriber panics.
+struct Busy {
+    was_busy: bool,
+}
 
-impl Drop for RestoreBusy {
+impl Busy {
+    fn enter() -> Busy {
+        RING.set(std::ptr::null());
+        Busy {
+            was_busy: BUSY.replace(true),
+        }
+    }
+}
+
+impl Drop for Busy {
     fn drop(&mut self) {
-        BUSY.set(self.0);
+        BUSY.set(self.was_busy);
+        if !self.was_busy {
+            RING.set(OWN_RING.get());
+        }
     }
 }
 
@@ -286,8 +307,7 @@ fn trace_event(thread: ThreadId, op: Op, site: SiteId) {
 #[inline(never)]
 fn trace_event_slow(thread: ThreadId, op: Op, site: SiteId) {
     // A subscriber may use instrumented primitives: not recorded, no recursion.
-    let was_busy = BUSY.replace(true);
-    let _restore = RestoreBusy(was_busy);
+    let _busy = Busy::enter();
     tracing::trace!(target: "instrumented_sync", thread = thread.0, site = site.0, op = ?op);
 }
 
@@ -306,19 +326,14 @@ pub(crate) fn record_at(op: Op, site: SiteId) {
 /// Records consecutive `ops` at one site with a single ring access.
 #[inline(always)]
 pub(crate) fn record_all_at<const N: usize>(ops: [Op; N], site: SiteId) {
-    // The recorder's own work (a sink, a `tracing` subscriber) may use
-    // instrumented primitives; their events are not recorded, to avoid recursion.
-    if BUSY.get() || !super::enabled() {
-        return;
-    }
-    let ring = HOT.with(|hot| hot.ring.get());
+    let ring = RING.get();
     if ring.is_null() {
         return record_slow(ops, site);
     }
-    // SAFETY: `HOT.ring` is non-null only while this thread's `LOCAL` is alive
-    // and holds an `Arc` of the ring (its destructor nulls the pointer before
-    // releasing it), and only this thread reads it: the ring is alive, and this
-    // thread is its only producer.
+    // SAFETY: `RING` is non-null only while this thread's `LOCAL` is alive and
+    // holds an `Arc` of the ring (its destructor nulls `RING` and `OWN_RING`
+    // before releasing it), and only this thread reads it: the ring is alive,
+    // and this thread is its only producer.
     let ring = unsafe { &*ring };
     if tracing::level_enabled!(tracing::Level::TRACE) {
         trace_events_slow(ring.thread, &ops, site);
@@ -336,10 +351,16 @@ fn trace_events_slow(thread: ThreadId, ops: &[Op], site: SiteId) {
     }
 }
 
-/// The first event of a thread (registering it), or one after its `LOCAL` was destroyed.
+/// The first event of a thread (registering it), one while the recorder is
+/// busy on this thread (not recorded), or one after its `LOCAL` was destroyed.
 #[cold]
 #[inline(never)]
 fn record_slow<const N: usize>(ops: [Op; N], site: SiteId) {
+    // The recorder's own work (a sink, a `tracing` subscriber) may use
+    // instrumented primitives; their events are not recorded, to avoid recursion.
+    if BUSY.get() || !super::enabled() {
+        return;
+    }
     if LOCAL.try_with(|local| local.push(ops, site)).is_err() {
         record_without_buffer(&ops, site);
     }
@@ -348,10 +369,7 @@ fn record_slow<const N: usize>(ops: [Op; N], site: SiteId) {
 /// Records an uncontended blocking acquisition (`Request` and `Acquire`) in one ring slot.
 #[inline(always)]
 pub(crate) fn record_request_acquire(lock: ObjectId, mode: Mode, seq: u64, site: SiteId) {
-    if BUSY.get() || !super::enabled() {
-        return;
-    }
-    let ring = HOT.with(|hot| hot.ring.get());
+    let ring = RING.get();
     if ring.is_null() || tracing::level_enabled!(tracing::Level::TRACE) {
         let request = Op::Request { lock, mode };
         let acquire = Op::Acquire {
@@ -362,7 +380,7 @@ pub(crate) fn record_request_acquire(lock: ObjectId, mode: Mode, seq: u64, site:
         };
         return record_all_at([request, acquire], site);
     }
-    // SAFETY: as in `record_all_at`: a non-null `HOT.ring` is this thread's live ring.
+    // SAFETY: as in `record_all_at`: a non-null `RING` is this thread's live ring.
     unsafe { &*ring }.push([RawEvent::request_acquire(lock, mode, seq, site)]);
 }
 
@@ -372,6 +390,12 @@ pub(crate) fn site(loc: &'static Location<'static>) -> SiteId {
     if !super::enabled() {
         return SiteId::UNKNOWN;
     }
+    site_recorded(loc)
+}
+
+/// [`site`] once the caller saw that recording is on.
+#[inline(always)]
+pub(crate) fn site_recorded(loc: &'static Location<'static>) -> SiteId {
     let key = std::ptr::from_ref(loc) as usize;
     let (cached, id) = SITE_CACHE.with(|cache| cache[site_slot(key)].get());
     if cached == key {
@@ -386,8 +410,7 @@ fn site_slow(loc: &'static Location<'static>) -> SiteId {
     if BUSY.get() {
         return SiteId::UNKNOWN;
     }
-    let was_busy = BUSY.replace(true);
-    let _restore = RestoreBusy(was_busy);
+    let _busy = Busy::enter();
     LOCAL
         .try_with(|local| local.site(loc))
         .unwrap_or_else(|_| output::intern_site(loc))
@@ -398,8 +421,7 @@ fn site_slow(loc: &'static Location<'static>) -> SiteId {
 #[cold]
 #[inline(never)]
 fn record_without_buffer(ops: &[Op], site: SiteId) {
-    let was_busy = BUSY.replace(true);
-    let _restore = RestoreBusy(was_busy);
+    let _busy = Busy::enter();
     let thread = THREAD_ID.get().unwrap_or_else(|| {
         let id = output::new_thread(None);
         THREAD_ID.set(Some(id));
@@ -424,8 +446,7 @@ pub(crate) fn record_as(thread: ThreadId, op: Op, site: SiteId) {
     if BUSY.get() || !super::enabled() {
         return;
     }
-    let was_busy = BUSY.replace(true);
-    let _restore = RestoreBusy(was_busy);
+    let _busy = Busy::enter();
     trace_event(thread, op, site);
     output::write_events(thread, &[Event { op, site }]);
 }
@@ -433,7 +454,7 @@ pub(crate) fn record_as(thread: ThreadId, op: Op, site: SiteId) {
 /// Marks the thread as inside the recorder's output section (holding its
 /// lock): nothing it does is recorded, and it must not take that lock again.
 pub(super) struct OutputSection {
-    was_busy: bool,
+    _busy: Busy,
 }
 
 impl OutputSection {
@@ -443,14 +464,13 @@ impl OutputSection {
             return None;
         }
         Some(OutputSection {
-            was_busy: BUSY.replace(true),
+            _busy: Busy::enter(),
         })
     }
 }
 
 impl Drop for OutputSection {
     fn drop(&mut self) {
-        BUSY.set(self.was_busy);
         IN_OUTPUT.set(false);
     }
 }
@@ -494,8 +514,7 @@ pub(crate) fn leave_spawned_thread(loc: &'static Location<'static>) {
     }
     let _ = LOCAL.try_with(|local| {
         local.ended.set(true);
-        let was_busy = BUSY.replace(true);
-        let _restore = RestoreBusy(was_busy);
+        let _busy = Busy::enter();
         local.buffer.flush();
     });
 }
@@ -514,7 +533,7 @@ mod ring_tests {
         let drain = |ring: &ThreadBuffer, seen: &Mutex<Vec<u64>>| {
             ring.drain_with(|_, raws, _| {
                 let mut seen = seen.lock().unwrap();
-                for e in raws.iter().map(|r| r.event()) {
+                for e in raws.into_iter().flatten().map(|r| r.event()) {
                     if let Op::Notify { seq, .. } = e.op {
                         seen.push(seq);
                     }

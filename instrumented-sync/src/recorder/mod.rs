@@ -30,7 +30,7 @@ use sync_trace::{Attempt, Mode, ObjectId, ObjectKind, Op, SiteId, ThreadId};
 #[cfg(test)]
 pub(crate) use local::BUFFER_CAPACITY;
 pub(crate) use local::{
-    enter_spawned_thread, leave_spawned_thread, record, record_at, site, this_thread,
+    enter_spawned_thread, leave_spawned_thread, record, record_at, site, site_recorded, this_thread,
 };
 // Events of async tasks, each recorded as its own trace thread.
 #[cfg(feature = "tokio")]
@@ -216,7 +216,7 @@ pub(crate) fn new_thread(name: Option<String>) -> ThreadId {
 /// `Request` then `Acquire`. The uncontended case (`try_acquire` succeeds)
 /// records both with one buffer access; otherwise `Request` is buffered before
 /// blocking in `acquire`, so a thread stuck there has its request recorded.
-#[inline]
+#[inline(always)]
 pub(crate) fn blocking_acquire<G>(
     meta: &ObjectMeta,
     mode: Mode,
@@ -228,35 +228,65 @@ pub(crate) fn blocking_acquire<G>(
         // Not recorded: `ObjectId(0)` tells the guard not to record its release.
         return (ObjectId(0), acquire());
     }
+    blocking_acquire_recorded(meta, mode, site, try_acquire, acquire)
+}
+
+/// [`blocking_acquire`] once the caller saw that recording is on.
+#[inline(always)]
+pub(crate) fn blocking_acquire_recorded<G>(
+    meta: &ObjectMeta,
+    mode: Mode,
+    site: SiteId,
+    try_acquire: impl FnOnce() -> TryLockResult<G>,
+    acquire: impl FnOnce() -> LockResult<G>,
+) -> (ObjectId, LockResult<G>) {
+    // Registered (on first use) before it is taken: a sink may use this very
+    // lock, and registering writes a description to the sink.
     let lock = meta.id();
-    let request = Op::Request { lock, mode };
-    let acquired = |seq| Op::Acquire {
-        lock,
-        mode,
-        attempt: Attempt::Blocking,
-        seq,
-    };
     let result = match try_acquire() {
         Ok(g) => Ok(g),
         Err(TryLockError::Poisoned(e)) => Err(e),
         Err(TryLockError::WouldBlock) => {
-            record_at(request, site);
-            // Slow path: register the wait (and detect a cycle it closes) before blocking.
-            let wait = crate::waitfor::block_on_lock(meta, mode, site);
-            let result = acquire();
-            // The wait ends before the holder word names this thread, so no
-            // snapshot sees a thread waiting for a lock it holds.
-            drop(wait);
-            if mode == Mode::Write {
-                meta.holder.set(this_thread(), site);
-            }
-            record_at(acquired(meta.next_seq_held(mode)), site);
-            return (lock, result);
+            return contended_acquire(meta, lock, mode, site, acquire);
         }
     };
-    if mode == Mode::Write {
+    // `ObjectId(0)`: inside the recorder's own work, not recorded, no holder.
+    if mode == Mode::Write && lock.0 != 0 {
         meta.holder.set(this_thread(), site);
     }
     local::record_request_acquire(lock, mode, meta.next_seq_held(mode), site);
+    (lock, result)
+}
+
+/// The slow path of [`blocking_acquire`]: the lock is held by someone else.
+#[cold]
+#[inline(never)]
+fn contended_acquire<G>(
+    meta: &ObjectMeta,
+    lock: ObjectId,
+    mode: Mode,
+    site: SiteId,
+    acquire: impl FnOnce() -> LockResult<G>,
+) -> (ObjectId, LockResult<G>) {
+    record_at(Op::Request { lock, mode }, site);
+    // Register the wait (and detect a cycle it closes) before blocking.
+    let wait = crate::waitfor::block_on_lock(meta, mode, site);
+    let result = acquire();
+    // The wait ends before the holder word names this thread, so no
+    // snapshot sees a thread waiting for a lock it holds.
+    drop(wait);
+    if mode == Mode::Write && lock.0 != 0 {
+        meta.holder.set(this_thread(), site);
+    }
+    let seq = meta.next_seq_held(mode);
+    record_at(
+        Op::Acquire {
+            lock,
+            mode,
+            attempt: Attempt::Blocking,
+            seq,
+        },
+        site,
+    );
     (lock, result)
 }

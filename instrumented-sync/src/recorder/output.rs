@@ -14,7 +14,7 @@ use sync_trace::{
 
 use super::ObjectMeta;
 use super::local::{OutputSection, ThreadBuffer};
-use super::raw::{RawEvent, encode_events_payload, event_count};
+use super::raw::{RawEvent, encode_events_payload};
 use super::sink::{DEFAULT_MEMORY_CAP, FileSink, MemorySink, Sink};
 
 /// Environment variable: a directory to write `<program>-<pid>.istrace` into.
@@ -273,36 +273,29 @@ pub(crate) fn record_observed(kind: &str, message: &str, json: &str) {
     }
 }
 
-/// Writes one batch of `thread`'s events, given as the ring's compact events;
-/// `events` is scratch memory. They are decoded only for the in-memory copy
-/// (until its cap) and for sinks other than the trace file.
-pub(crate) fn write_raw(thread: ThreadId, raws: &[RawEvent], events: &mut Vec<Event>) {
-    if raws.is_empty() {
+/// Writes one batch of `thread`'s events, given as the ring's compact events
+/// (in two parts when the ring wrapped); `events` is scratch memory. The
+/// in-memory copy keeps them compact (decoded when read); they are decoded
+/// here only for sinks other than the trace file.
+pub(crate) fn write_raw(thread: ThreadId, parts: [&[RawEvent]; 2], events: &mut Vec<Event>) {
+    if parts.iter().all(|p| p.is_empty()) {
         return;
     }
     let st = state();
     let Some(out) = output() else { return };
-    events.clear();
-    let decode = |events: &mut Vec<Event>| {
-        if events.is_empty() {
-            for r in raws {
-                r.push_events(events);
-            }
-        }
-    };
-    if st.memory.is_full() {
-        st.memory.drop_events(event_count(raws) as u64);
-    } else {
-        decode(events);
-        st.memory.keep_events(thread, events);
-    }
+    st.memory.keep_raw(thread, parts);
     if out.ended {
         return;
     }
     if let Some(file) = &out.file {
-        file.write_payload(|buf| encode_events_payload(thread, raws, buf));
+        for raws in parts.into_iter().filter(|p| !p.is_empty()) {
+            file.write_payload(|buf| encode_events_payload(thread, raws, buf));
+        }
     } else if let Some(sink) = &out.external {
-        decode(events);
+        events.clear();
+        for r in parts.into_iter().flatten() {
+            r.push_events(events);
+        }
         sink.write(&[Record::Events {
             thread,
             events: events.clone(),

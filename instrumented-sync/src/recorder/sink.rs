@@ -9,6 +9,8 @@ use std::sync::{Mutex, PoisonError};
 use sync_trace::codec::{MAX_FRAME_LEN, TraceWriter, encode_frame};
 use sync_trace::{Event, Record, ThreadId};
 
+use super::raw::{RawEvent, event_count};
+
 /// Receives the records of a recording, in an order where every description
 /// (`Site`, `Thread`, `Object`) precedes the first `Events` batch using it.
 ///
@@ -61,7 +63,7 @@ pub const DEFAULT_MEMORY_CAP: u64 = 8 << 20;
 /// ```
 #[derive(Debug)]
 pub struct MemorySink {
-    records: Mutex<Vec<Record>>,
+    records: Mutex<Vec<Kept>>,
     kept: AtomicU64,
     dropped: AtomicU64,
     warned: AtomicBool,
@@ -93,10 +95,22 @@ impl MemorySink {
 
     /// A copy of the records kept so far, in write order.
     pub fn records(&self) -> Vec<Record> {
-        self.records
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
+        let kept = self.records.lock().unwrap_or_else(PoisonError::into_inner);
+        kept.iter()
+            .map(|k| match k {
+                Kept::Record(r) => r.clone(),
+                Kept::Raw { thread, raws } => {
+                    let mut events = Vec::with_capacity(event_count(raws));
+                    for r in raws {
+                        r.push_events(&mut events);
+                    }
+                    Record::Events {
+                        thread: *thread,
+                        events,
+                    }
+                }
+            })
+            .collect()
     }
 
     /// How many events were dropped because the cap was reached.
@@ -115,11 +129,43 @@ impl MemorySink {
     }
 }
 
+/// One kept record: ring batches stay in their compact form until read.
+#[derive(Debug)]
+enum Kept {
+    Record(Record),
+    Raw {
+        thread: ThreadId,
+        raws: Vec<RawEvent>,
+    },
+}
+
 impl MemorySink {
     /// Keeps what fits of one batch (copying only that).
     pub(crate) fn keep_events(&self, thread: ThreadId, events: &[Event]) {
         let mut kept = self.records.lock().unwrap_or_else(PoisonError::into_inner);
         self.keep_locked(&mut kept, thread, events);
+    }
+
+    /// Keeps one batch of a thread's ring, given in (up to) two parts, as
+    /// compact events; past the cap they are only counted, never decoded.
+    pub(crate) fn keep_raw(&self, thread: ThreadId, parts: [&[RawEvent]; 2]) {
+        let n = (event_count(parts[0]) + event_count(parts[1])) as u64;
+        if self.is_full() {
+            return self.drop_events(n);
+        }
+        let mut kept = self.records.lock().unwrap_or_else(PoisonError::into_inner);
+        if self.kept.load(Ordering::Relaxed) + n <= self.cap {
+            self.kept.fetch_add(n, Ordering::Relaxed);
+            let raws = [parts[0], parts[1]].concat();
+            kept.push(Kept::Raw { thread, raws });
+        } else {
+            // The cap falls inside this batch: keep its exact prefix.
+            let mut events = Vec::with_capacity(n as usize);
+            for r in parts.into_iter().flatten() {
+                r.push_events(&mut events);
+            }
+            self.keep_locked(&mut kept, thread, &events);
+        }
     }
 
     /// Whether the cap is reached (later events are only counted).
@@ -143,7 +189,7 @@ impl MemorySink {
         }
     }
 
-    fn keep_locked(&self, kept: &mut Vec<Record>, thread: ThreadId, events: &[Event]) {
+    fn keep_locked(&self, kept: &mut Vec<Kept>, thread: ThreadId, events: &[Event]) {
         let room = self.cap.saturating_sub(self.kept.load(Ordering::Relaxed));
         let take = (events.len() as u64).min(room) as usize;
         if take < events.len() {
@@ -153,10 +199,10 @@ impl MemorySink {
         }
         if take > 0 {
             self.kept.fetch_add(take as u64, Ordering::Relaxed);
-            kept.push(Record::Events {
+            kept.push(Kept::Record(Record::Events {
                 thread,
                 events: events[..take].to_vec(),
-            });
+            }));
         }
     }
 }
@@ -167,7 +213,7 @@ impl Sink for MemorySink {
         for record in records {
             match record {
                 Record::Events { thread, events } => self.keep_locked(&mut kept, *thread, events),
-                other => kept.push(other.clone()),
+                other => kept.push(Kept::Record(other.clone())),
             }
         }
     }
