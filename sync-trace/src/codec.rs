@@ -28,6 +28,8 @@ pub const MAGIC: [u8; 8] = [0x89, b'I', b'S', b'T', b'R', b'\r', b'\n', 0x1a];
 pub const VERSION: u16 = 2;
 /// Size of the file header in bytes.
 pub const HEADER_LEN: u64 = 12;
+/// Frames up to this size are read into a buffer of their claimed size at once.
+const DIRECT_READ_LEN: usize = 1 << 20;
 /// Frames larger than this are treated as corruption rather than allocated.
 pub const MAX_FRAME_LEN: u32 = 64 << 20;
 
@@ -625,12 +627,18 @@ impl<R: Read> FrameReader<R> {
             frame_header[6],
             frame_header[7],
         ]);
-        // Grown only as far as bytes actually arrive, so a lying length costs no memory.
-        self.payload.clear();
-        let got = (&mut self.input)
-            .take(u64::from(len))
-            .read_to_end(&mut self.payload)
-            .map_err(io_err)?;
+        let got = if len as usize <= self.payload.capacity().max(DIRECT_READ_LEN) {
+            // The common case: a batch no larger than before, read in place.
+            self.payload.resize(len as usize, 0);
+            read_full(&mut self.input, &mut self.payload).map_err(io_err)?
+        } else {
+            // Grown only as far as bytes actually arrive, so a lying length costs no memory.
+            self.payload.clear();
+            (&mut self.input)
+                .take(u64::from(len))
+                .read_to_end(&mut self.payload)
+                .map_err(io_err)?
+        };
         if got < len as usize {
             return Err(DecodeError::Truncated {
                 offset: start,

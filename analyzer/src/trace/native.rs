@@ -318,7 +318,6 @@ impl DenseLoader {
     /// A lock's sequence number: the file order holds while they do not decrease.
     #[inline]
     fn lock_seq(&mut self, id: u64, seq: u64) {
-        self.lock_seqs.push(seq);
         if let Some(slot) = self.objects.get_mut(id as usize) {
             if seq < slot.lock_seq {
                 self.in_order = false;
@@ -447,10 +446,11 @@ impl DenseLoader {
         if joined {
             self.in_order = false;
         }
-        let start = self.trace.events.len();
-        self.trace
-            .events
-            .reserve(slots.len() / wire::EVENT_LEN * 5 / 4);
+        // Locals, not fields, so that the loop keeps them in registers (an error drops them).
+        let mut events = std::mem::take(&mut self.trace.events);
+        let mut seqs = std::mem::take(&mut self.lock_seqs);
+        let start = events.len();
+        events.reserve(slots.len() / wire::EVENT_LEN * 5 / 4);
         let me = ThreadIdx(thread);
         for (i, chunk) in slots.chunks_exact(wire::EVENT_LEN).enumerate() {
             let w = WireEvent::from_bytes(chunk.try_into().expect("a whole slot"));
@@ -465,12 +465,13 @@ impl DenseLoader {
                 tag::REQUEST_ACQUIRE => {
                     let lock = self.object(a, ObjectKind::Mutex, at)?;
                     let mode = mode(w.f1, at)?;
-                    self.trace.events.push(Event {
+                    events.push(Event {
                         thread: me,
                         op: Op::Request { lock, mode },
                         site,
                     });
                     self.lock_seq(a, b);
+                    seqs.push(b);
                     Op::Acquire {
                         lock,
                         mode,
@@ -487,6 +488,7 @@ impl DenseLoader {
                         .ok_or_else(|| (at, format!("attempt code {} (expected 0 to 2)", w.f2)))?;
                     let mode = mode(w.f1, at)?;
                     self.lock_seq(a, b);
+                    seqs.push(b);
                     Op::Acquire {
                         lock,
                         mode,
@@ -501,6 +503,7 @@ impl DenseLoader {
                     let lock = self.object(a, ObjectKind::Mutex, at)?;
                     let mode = mode(w.f1, at)?;
                     self.lock_seq(a, b);
+                    seqs.push(b);
                     Op::Release { lock, mode }
                 }
                 tag::ACCESS => {
@@ -614,13 +617,15 @@ impl DenseLoader {
                 tag::END => Op::End,
                 other => return Err((at, format!("unknown event tag {other}"))),
             };
-            self.trace.events.push(Event {
+            events.push(Event {
                 thread: me,
                 op,
                 site,
             });
         }
-        self.batches.push((thread, start, self.trace.events.len()));
+        self.batches.push((thread, start, events.len()));
+        self.trace.events = events;
+        self.lock_seqs = seqs;
         Ok(())
     }
 
