@@ -370,3 +370,55 @@ fn format_is_forced_or_detected_alike() {
     );
     assert_eq!(load(&bytes, &forced).unwrap().threads[0].name, "T3");
 }
+
+fn corpus() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz/corpus/native")
+}
+
+/// Writes version-2 copies of the version-1 fuzz seeds: `v2-<name>` through
+/// `TraceWriter` (renumbered, with declarations) and `v2dense-<name>` frame by
+/// frame with `encode_frame`, as the recorder writes. Run once by hand:
+/// `cargo test -p analyzer --test native_v2 -- --ignored write_v2_fuzz_seeds`.
+#[test]
+#[ignore = "regenerates fuzz/corpus/native; run by hand"]
+fn write_v2_fuzz_seeds() {
+    let mut paths: Vec<_> = std::fs::read_dir(corpus())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    paths.sort();
+    for path in paths {
+        let bytes = std::fs::read(&path).unwrap();
+        let name = path.file_name().unwrap().to_str().unwrap().to_owned();
+        if name.starts_with("v2") || bytes.get(8) != Some(&1) {
+            continue;
+        }
+        let records = records_of(&bytes);
+        std::fs::write(corpus().join(format!("v2-{name}")), v2(&records)).unwrap();
+        let mut dense = sync_trace::codec::header(2).to_vec();
+        let mut frame = Vec::new();
+        for r in &records {
+            sync_trace::codec::encode_frame(r, &mut frame).unwrap();
+            dense.extend_from_slice(&frame);
+        }
+        std::fs::write(corpus().join(format!("v2dense-{name}")), dense).unwrap();
+    }
+}
+
+/// The byte-mutation pass (`fuzz_mutations.rs`) and the fuzzer start from this
+/// corpus: it must hold small seeds of both versions, and they must load.
+#[test]
+fn the_fuzz_corpus_covers_both_versions() {
+    let mut versions = std::collections::BTreeMap::<u8, usize>::new();
+    for entry in std::fs::read_dir(corpus()).unwrap() {
+        let path = entry.unwrap().path();
+        let bytes = std::fs::read(&path).unwrap();
+        if bytes.len() <= 12 * 1024 {
+            *versions.entry(bytes[8]).or_default() += 1;
+            load_bytes("seed.istrace", &bytes, &LoadOptions::default())
+                .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        }
+    }
+    assert!(versions.get(&1).copied().unwrap_or(0) >= 3, "{versions:?}");
+    assert!(versions.get(&2).copied().unwrap_or(0) >= 3, "{versions:?}");
+}
