@@ -321,7 +321,7 @@ impl AnalysisBuilder {
             options,
             // Realisations past the first MAX_REALISATIONS are never examined; one more
             // dependency per edge keeps "more than MAX_REALISATIONS" detectable.
-            graph: LockOrderGraphBuilder::with_max_edge_deps(MAX_REALISATIONS + 1),
+            graph: LockOrderGraphBuilder::for_cycles(MAX_REALISATIONS + 1),
             runs: Vec::new(),
             nesting: BTreeMap::new(),
             races: BTreeMap::new(),

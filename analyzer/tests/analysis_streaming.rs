@@ -203,3 +203,88 @@ fn a_builder_with_no_traces_finishes_empty() {
     assert_eq!(analysis.summary.traces, 0);
     assert_eq!(analysis, analyze(&[], &AnalysisOptions::default()));
 }
+
+/// Whether `to` reaches `from` along `succ` (so the edge `from`→`to` lies on a cycle).
+fn reaches(succ: &[Vec<usize>], to: usize, from: usize) -> bool {
+    let mut seen = vec![false; succ.len()];
+    let mut stack = vec![to];
+    seen[to] = true;
+    while let Some(v) = stack.pop() {
+        if v == from {
+            return true;
+        }
+        for &w in &succ[v] {
+            if !seen[w] {
+                seen[w] = true;
+                stack.push(w);
+            }
+        }
+    }
+    false
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(96))]
+
+    #[test]
+    fn cycle_graph_keeps_the_first_deps_of_every_cyclic_edge(
+        runs in proptest::collection::vec(run_strategy(), 1..5),
+        max in 1usize..4,
+    ) {
+        use analyzer::graph::{LockOrderGraph, LockOrderGraphBuilder};
+        let traces: Vec<Trace> = runs.iter().enumerate().map(|(t, r)| build(t, r)).collect();
+        let deps: Vec<_> = traces
+            .iter()
+            .map(|t| analyzer::predict::lock_dependencies_bounded(t, 8))
+            .collect();
+        let full = LockOrderGraph::build(&traces, &deps);
+        let mut builder = LockOrderGraphBuilder::for_cycles(max);
+        for (t, d) in traces.iter().zip(&deps) {
+            builder.add_trace(t, d);
+        }
+        let pruned = builder.finish();
+        // Same nodes, edges and witnesses.
+        let none = BTreeSet::new();
+        prop_assert_eq!(full.view(&none), pruned.view(&none));
+        let succ = full.successors();
+        for e in full.graph.edge_indices() {
+            let (from, to) = full.graph.edge_endpoints(e).unwrap();
+            let all: Vec<_> = full.graph[e].deps.iter().copied().collect();
+            let kept: Vec<_> = pruned.edge(from, to).unwrap().deps.iter().copied().collect();
+            if reaches(&succ, to.index(), from.index()) {
+                prop_assert_eq!(&kept[..], &all[..all.len().min(max)]);
+            } else {
+                // Nothing to keep, but never more than the cap or anything foreign.
+                prop_assert!(kept.len() <= max && kept.iter().all(|d| all.contains(d)));
+            }
+        }
+    }
+}
+
+#[test]
+fn acyclic_instance_edges_keep_no_dependencies() {
+    use analyzer::graph::LockOrderGraphBuilder;
+    // Unclassed locks are this run's own: an acyclic run can never close a cycle.
+    let run = Run {
+        classed: [false; LOCKS],
+        nests: vec![(0, 0, 1), (1, 1, 2)],
+    };
+    let trace = build(0, &run);
+    let deps = analyzer::predict::lock_dependencies_bounded(&trace, 8);
+    let mut builder = LockOrderGraphBuilder::for_cycles(4);
+    let kept = builder.add_trace(&trace, &deps);
+    assert!(kept.iter().all(|&k| !k), "{kept:?}");
+    let graph = builder.finish();
+    assert_eq!(graph.graph.edge_count(), 2);
+    assert!(graph.graph.edge_weights().all(|e| e.deps.is_empty()));
+
+    // The same shape with classed locks may meet another run's opposite order.
+    let run = Run {
+        classed: [true; LOCKS],
+        nests: vec![(0, 0, 1), (1, 1, 2)],
+    };
+    let trace = build(0, &run);
+    let deps = analyzer::predict::lock_dependencies_bounded(&trace, 8);
+    let mut builder = LockOrderGraphBuilder::for_cycles(4);
+    assert!(builder.add_trace(&trace, &deps).iter().all(|&k| k));
+}

@@ -171,8 +171,8 @@ struct PendingEdge {
 /// dependencies, whose instances grow with the events) can be dropped once
 /// added: the builder grows with the graph, not with the events. Node ids and
 /// indices depend on every key, so they are assigned by [`Self::finish`]; the
-/// result equals [`LockOrderGraph::build`] over the same traces in the same order,
-/// except that each edge keeps at most [`Self::with_max_edge_deps`] dependencies.
+/// result equals [`LockOrderGraph::build`] over the same traces in the same order
+/// (except for the dependencies [`Self::for_cycles`] leaves out).
 #[derive(Clone, Debug)]
 pub struct LockOrderGraphBuilder {
     /// Provisional node number of each key.
@@ -185,6 +185,8 @@ pub struct LockOrderGraphBuilder {
     traces: usize,
     /// Most dependencies kept per edge.
     max_edge_deps: usize,
+    /// Keep dependencies only on edges that can lie on a cycle of the merged graph.
+    cycles_only: bool,
 }
 
 impl Default for LockOrderGraphBuilder {
@@ -195,6 +197,7 @@ impl Default for LockOrderGraphBuilder {
             edges: BTreeMap::new(),
             traces: 0,
             max_edge_deps: usize::MAX,
+            cycles_only: false,
         }
     }
 }
@@ -205,12 +208,18 @@ impl LockOrderGraphBuilder {
         LockOrderGraphBuilder::default()
     }
 
-    /// An empty builder whose edges keep only their first `max` dependencies (the
-    /// smallest [`DepRef`]s), so an edge seen in many runs stays bounded. Witnesses
-    /// are all kept.
-    pub fn with_max_edge_deps(max: usize) -> LockOrderGraphBuilder {
+    /// An empty builder that keeps, in [`LockEdge::deps`], only what a search over
+    /// the cycles of the merged graph can use, so that it grows with the graph rather
+    /// than with the runs: at most `max_edge_deps` dependencies per edge (the smallest
+    /// [`DepRef`]s), and none on an edge that can lie on no cycle whatever traces are
+    /// added later. Trace `t`'s edge u→v lies on a cycle only if v reaches u; a path
+    /// leaves `t`'s own edges only through class-keyed nodes (instance nodes have no
+    /// other edges), so v must reach u within `t`'s edges, or reach a class node while
+    /// u is reached from one. Nodes and witnesses are all kept.
+    pub fn for_cycles(max_edge_deps: usize) -> LockOrderGraphBuilder {
         LockOrderGraphBuilder {
-            max_edge_deps: max,
+            max_edge_deps,
+            cycles_only: true,
             ..LockOrderGraphBuilder::default()
         }
     }
@@ -240,6 +249,8 @@ impl LockOrderGraphBuilder {
         }
         // Provisional node number of each used lock of this trace.
         let mut local: BTreeMap<ObjIdx, usize> = BTreeMap::new();
+        // Those of them keyed by class: the only nodes other traces' edges can reach.
+        let mut class_nodes: BTreeSet<usize> = BTreeSet::new();
         for &lock in &used {
             let key = match trace.objects.get(lock.0 as usize) {
                 Some(o)
@@ -259,7 +270,11 @@ impl LockOrderGraphBuilder {
                 _ => NodeKey::Instance { trace: t, lock },
             };
             let next = self.nodes.len();
+            let is_class = matches!(key, NodeKey::Class { .. });
             let n = *self.keys.entry(key).or_insert(next);
+            if is_class {
+                class_nodes.insert(n);
+            }
             if n == next {
                 // Traces come in index order, so the first instance is the smallest.
                 self.nodes.push(PendingNode {
@@ -276,6 +291,9 @@ impl LockOrderGraphBuilder {
         // dominated the analysis of large traces. Strings are made once per distinct witness.
         type RawWitness = (u32, SiteIdx, SiteIdx);
         let mut kept = vec![false; deps.deps.len()];
+        let live = self
+            .cycles_only
+            .then(|| live_edges(deps, &local, &class_nodes));
         let mut raw_of: BTreeMap<(usize, usize), FastHashSet<RawWitness>> = BTreeMap::new();
         for (di, dep) in deps.deps.iter().enumerate() {
             let to = local[&dep.lock];
@@ -288,7 +306,8 @@ impl LockOrderGraphBuilder {
                     continue;
                 }
                 let edge = self.edges.entry((from, to)).or_default();
-                if edge.deps.len() < self.max_edge_deps {
+                let can_cycle = live.as_ref().is_none_or(|l| l.contains(&(from, to)));
+                if can_cycle && edge.deps.len() < self.max_edge_deps {
                     edge.deps.push(DepRef { trace: t, dep: di });
                     kept[di] = true;
                 }
@@ -390,6 +409,69 @@ impl LockOrderGraphBuilder {
         }
         LockOrderGraph { graph, node_of }
     }
+}
+
+/// The edges (provisional node numbers) of the trace with dependencies `deps` that
+/// can lie on a cycle of the merged graph (see [`LockOrderGraphBuilder::for_cycles`]); `local` maps
+/// the trace's locks to provisional node numbers, `class_nodes` are those keyed by class.
+fn live_edges(
+    deps: &Dependencies,
+    local: &BTreeMap<ObjIdx, usize>,
+    class_nodes: &BTreeSet<usize>,
+) -> BTreeSet<(usize, usize)> {
+    let mut edges: BTreeSet<(usize, usize)> = BTreeSet::new();
+    for dep in &deps.deps {
+        let to = local[&dep.lock];
+        for &(h, _) in &dep.held {
+            let from = local[&h];
+            if from != to {
+                edges.insert((from, to));
+            }
+        }
+    }
+    // Compact numbering of this trace's nodes for the searches.
+    let nodes: Vec<usize> = local
+        .values()
+        .copied()
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let index = |n: usize| nodes.binary_search(&n).unwrap_or(0);
+    let mut g: DiGraph<(), ()> = DiGraph::with_capacity(nodes.len(), edges.len());
+    let ix: Vec<NodeIndex> = nodes.iter().map(|_| g.add_node(())).collect();
+    for &(from, to) in &edges {
+        g.add_edge(ix[index(from)], ix[index(to)], ());
+    }
+    let mut component = vec![0usize; nodes.len()];
+    for (c, members) in petgraph::algo::tarjan_scc(&g).into_iter().enumerate() {
+        for m in members {
+            component[m.index()] = c;
+        }
+    }
+    let is_class: Vec<bool> = nodes.iter().map(|n| class_nodes.contains(n)).collect();
+    let reach = |dir: petgraph::Direction| -> Vec<bool> {
+        let mut seen = is_class.clone();
+        let mut stack: Vec<usize> = (0..nodes.len()).filter(|&i| seen[i]).collect();
+        while let Some(v) = stack.pop() {
+            for w in g.neighbors_directed(ix[v], dir) {
+                if !seen[w.index()] {
+                    seen[w.index()] = true;
+                    stack.push(w.index());
+                }
+            }
+        }
+        seen
+    };
+    // Nodes reached from a class node, and nodes that reach one.
+    let from_class = reach(petgraph::Direction::Outgoing);
+    let to_class = reach(petgraph::Direction::Incoming);
+    edges
+        .into_iter()
+        .filter(|&(from, to)| {
+            let (u, v) = (index(from), index(to));
+            component[u] == component[v] || (to_class[v] && from_class[u])
+        })
+        .collect()
 }
 
 /// Whether `kind` is a lock.
