@@ -30,7 +30,7 @@ fn source(t: usize) -> String {
 }
 
 fn build(t: usize, run: &Run) -> Trace {
-    let mut b = TraceBuilder::new(&source(t));
+    let mut b = TraceBuilder::new(source(t));
     let file = |line: u32| Site {
         file: Some("src/bank.rs".into()),
         line,
