@@ -249,6 +249,48 @@ fn flag(code: u8, at: u64, name: &str) -> Result<bool, Bad> {
     }
 }
 
+/// The index of dense object `id` used as `kind`: its `ObjIdx` when described,
+/// else a provisional index (fixed when the loader finishes).
+#[inline(always)]
+fn object(
+    objects: &mut Vec<ObjectSlot>,
+    provisional: &mut bool,
+    id: u64,
+    kind: ObjectKind,
+    at: u64,
+) -> Result<ObjIdx, Bad> {
+    if let Some(slot) = objects.get(id as usize)
+        && slot.idx != NONE
+    {
+        return Ok(ObjIdx(slot.idx));
+    }
+    let i = dense("object", id, at)?;
+    if i >= objects.len() {
+        objects.resize(i + 1, ObjectSlot::default());
+    }
+    objects[i].used_as.get_or_insert(kind);
+    *provisional = true;
+    Ok(ObjIdx(PROVISIONAL | id as u32))
+}
+
+/// [`object`] for a lock event with sequence number `seq`: the file order
+/// holds while a lock's sequence numbers do not decrease.
+#[inline(always)]
+fn lock(
+    objects: &mut Vec<ObjectSlot>,
+    in_order: &mut bool,
+    provisional: &mut bool,
+    id: u64,
+    seq: u64,
+    at: u64,
+) -> Result<ObjIdx, Bad> {
+    let idx = object(objects, provisional, id, ObjectKind::Mutex, at)?;
+    let slot = &mut objects[id as usize];
+    *in_order &= seq >= slot.lock_seq;
+    slot.lock_seq = seq;
+    Ok(idx)
+}
+
 /// Checks that `id` is dense enough at `at`.
 fn dense(what: &str, id: u64, at: u64) -> Result<usize, Bad> {
     let max = wire::max_dense_id(at).min(u64::from(PROVISIONAL - 1));
@@ -299,31 +341,6 @@ impl DenseLoader {
             self.objects.resize(i + 1, ObjectSlot::default());
         }
         Ok(&mut self.objects[i])
-    }
-
-    /// The index of dense object `id` used as `kind`: its `ObjIdx` when described.
-    #[inline]
-    fn object(&mut self, id: u64, kind: ObjectKind, at: u64) -> Result<ObjIdx, Bad> {
-        if let Some(slot) = self.objects.get(id as usize)
-            && slot.idx != NONE
-        {
-            return Ok(ObjIdx(slot.idx));
-        }
-        let slot = self.object_slot(id, at)?;
-        slot.used_as.get_or_insert(kind);
-        self.provisional = true;
-        Ok(ObjIdx(PROVISIONAL | id as u32))
-    }
-
-    /// A lock's sequence number: the file order holds while they do not decrease.
-    #[inline]
-    fn lock_seq(&mut self, id: u64, seq: u64) {
-        if let Some(slot) = self.objects.get_mut(id as usize) {
-            if seq < slot.lock_seq {
-                self.in_order = false;
-            }
-            slot.lock_seq = seq;
-        }
     }
 
     fn site(
@@ -449,6 +466,8 @@ impl DenseLoader {
         // Locals, not fields, so that the loop keeps them in registers (an error drops them).
         let mut events = std::mem::take(&mut self.trace.events);
         let mut seqs = std::mem::take(&mut self.lock_seqs);
+        let mut objects = std::mem::take(&mut self.objects);
+        let (mut in_order, mut provisional) = (self.in_order, self.provisional);
         let start = events.len();
         events.reserve(slots.len() / wire::EVENT_LEN * 5 / 4);
         let me = ThreadIdx(thread);
@@ -463,14 +482,13 @@ impl DenseLoader {
             let (a, b) = (w.a, w.b);
             let op = match w.tag {
                 tag::REQUEST_ACQUIRE => {
-                    let lock = self.object(a, ObjectKind::Mutex, at)?;
+                    let lock = lock(&mut objects, &mut in_order, &mut provisional, a, b, at)?;
                     let mode = mode(w.f1, at)?;
                     events.push(Event {
                         thread: me,
                         op: Op::Request { lock, mode },
                         site,
                     });
-                    self.lock_seq(a, b);
                     seqs.push(b);
                     Op::Acquire {
                         lock,
@@ -479,15 +497,14 @@ impl DenseLoader {
                     }
                 }
                 tag::REQUEST => Op::Request {
-                    lock: self.object(a, ObjectKind::Mutex, at)?,
+                    lock: object(&mut objects, &mut provisional, a, ObjectKind::Mutex, at)?,
                     mode: mode(w.f1, at)?,
                 },
                 tag::ACQUIRE => {
-                    let lock = self.object(a, ObjectKind::Mutex, at)?;
+                    let lock = lock(&mut objects, &mut in_order, &mut provisional, a, b, at)?;
                     let attempt = wire::attempt_of(w.f2)
                         .ok_or_else(|| (at, format!("attempt code {} (expected 0 to 2)", w.f2)))?;
                     let mode = mode(w.f1, at)?;
-                    self.lock_seq(a, b);
                     seqs.push(b);
                     Op::Acquire {
                         lock,
@@ -496,25 +513,24 @@ impl DenseLoader {
                     }
                 }
                 tag::TRY_FAILED => Op::TryFailed {
-                    lock: self.object(a, ObjectKind::Mutex, at)?,
+                    lock: object(&mut objects, &mut provisional, a, ObjectKind::Mutex, at)?,
                     mode: mode(w.f1, at)?,
                 },
                 tag::RELEASE => {
-                    let lock = self.object(a, ObjectKind::Mutex, at)?;
+                    let lock = lock(&mut objects, &mut in_order, &mut provisional, a, b, at)?;
                     let mode = mode(w.f1, at)?;
-                    self.lock_seq(a, b);
                     seqs.push(b);
                     Op::Release { lock, mode }
                 }
                 tag::ACCESS => {
-                    let var = self.object(a, ObjectKind::Variable, at)?;
+                    let var = object(&mut objects, &mut provisional, a, ObjectKind::Variable, at)?;
                     let write = flag(w.f1, at, "write")?;
                     match wire::order_of(w.f2) {
                         Some(None) if write => Op::Write { var },
                         Some(None) => Op::Read { var },
                         Some(Some(order)) => {
                             // Version order is left to the merge.
-                            self.in_order = false;
+                            in_order = false;
                             Op::Atomic {
                                 var,
                                 write,
@@ -531,14 +547,15 @@ impl DenseLoader {
                     }
                 }
                 tag::COND_WAIT => Op::Wait {
-                    condvar: self.object(a, ObjectKind::Condvar, at)?,
-                    lock: self.object(b, ObjectKind::Mutex, at)?,
+                    condvar: object(&mut objects, &mut provisional, a, ObjectKind::Condvar, at)?,
+                    lock: object(&mut objects, &mut provisional, b, ObjectKind::Mutex, at)?,
                     timed: flag(w.f1, at, "timed")?,
                 },
                 tag::COND_WAKE => {
-                    let condvar = self.object(a, ObjectKind::Condvar, at)?;
+                    let condvar =
+                        object(&mut objects, &mut provisional, a, ObjectKind::Condvar, at)?;
                     let timed_out = flag(w.f1, at, "timed_out")?;
-                    let slot = &mut self.objects[a as usize];
+                    let slot = &mut objects[a as usize];
                     slot.max_wake = Some(slot.max_wake.map_or(b, |m| m.max(b)));
                     Op::Wake {
                         condvar,
@@ -547,12 +564,13 @@ impl DenseLoader {
                     }
                 }
                 tag::NOTIFY => {
-                    let condvar = self.object(a, ObjectKind::Condvar, at)?;
+                    let condvar =
+                        object(&mut objects, &mut provisional, a, ObjectKind::Condvar, at)?;
                     let all = flag(w.f1, at, "all")?;
-                    let slot = &mut self.objects[a as usize];
+                    let slot = &mut objects[a as usize];
                     // A wake that saw this notification came earlier, or the numbers go back.
                     if b < slot.notify_seq || slot.max_wake.is_some_and(|m| b <= m) {
-                        self.in_order = false;
+                        in_order = false;
                     }
                     slot.notify_seq = b;
                     Op::Notify {
@@ -562,9 +580,10 @@ impl DenseLoader {
                     }
                 }
                 tag::BARRIER_ARRIVE => {
-                    let barrier = self.object(a, ObjectKind::Barrier, at)?;
+                    let barrier =
+                        object(&mut objects, &mut provisional, a, ObjectKind::Barrier, at)?;
                     if self.departed.contains(&(a, b)) {
-                        self.in_order = false;
+                        in_order = false;
                     }
                     Op::BarrierArrive {
                         barrier,
@@ -572,7 +591,8 @@ impl DenseLoader {
                     }
                 }
                 tag::BARRIER_DEPART => {
-                    let barrier = self.object(a, ObjectKind::Barrier, at)?;
+                    let barrier =
+                        object(&mut objects, &mut provisional, a, ObjectKind::Barrier, at)?;
                     self.departed.insert((a, b));
                     Op::BarrierDepart {
                         barrier,
@@ -580,14 +600,16 @@ impl DenseLoader {
                     }
                 }
                 tag::SEND => {
-                    let channel = self.object(a, ObjectKind::Channel, at)?;
+                    let channel =
+                        object(&mut objects, &mut provisional, a, ObjectKind::Channel, at)?;
                     if self.received.contains(&(a, b)) {
-                        self.in_order = false;
+                        in_order = false;
                     }
                     Op::Send { channel, seq: b }
                 }
                 tag::RECV => {
-                    let channel = self.object(a, ObjectKind::Channel, at)?;
+                    let channel =
+                        object(&mut objects, &mut provisional, a, ObjectKind::Channel, at)?;
                     self.received.insert((a, b));
                     Op::Recv { channel, seq: b }
                 }
@@ -597,7 +619,7 @@ impl DenseLoader {
                     c.forked = true;
                     let late = c.started && !c.forked_before_start;
                     if late {
-                        self.in_order = false;
+                        in_order = false;
                     }
                     Op::Fork {
                         child: ThreadIdx(a as u32),
@@ -624,6 +646,8 @@ impl DenseLoader {
             });
         }
         self.batches.push((thread, start, events.len()));
+        self.objects = objects;
+        (self.in_order, self.provisional) = (in_order, provisional);
         self.trace.events = events;
         self.lock_seqs = seqs;
         Ok(())
