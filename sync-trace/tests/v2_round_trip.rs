@@ -49,7 +49,7 @@ fn op() -> impl Strategy<Value = Op> {
     let n = any::<u64>();
     prop_oneof![
         (object(), mode()).prop_map(|(lock, mode)| Op::Request { lock, mode }),
-        (object(), mode(), attempt, n.clone()).prop_map(|(lock, mode, attempt, seq)| {
+        (object(), mode(), attempt, n).prop_map(|(lock, mode, attempt, seq)| {
             Op::Acquire {
                 lock,
                 mode,
@@ -58,34 +58,34 @@ fn op() -> impl Strategy<Value = Op> {
             }
         }),
         (object(), mode()).prop_map(|(lock, mode)| Op::TryFailed { lock, mode }),
-        (object(), mode(), n.clone()).prop_map(|(lock, mode, seq)| Op::Release { lock, mode, seq }),
+        (object(), mode(), n).prop_map(|(lock, mode, seq)| Op::Release { lock, mode, seq }),
         (object(), object(), any::<bool>()).prop_map(|(condvar, lock, timed)| Op::CondWait {
             condvar,
             lock,
             timed
         }),
-        (object(), n.clone(), any::<bool>()).prop_map(|(condvar, notified_seen, timed_out)| {
+        (object(), n, any::<bool>()).prop_map(|(condvar, notified_seen, timed_out)| {
             Op::CondWake {
                 condvar,
                 notified_seen,
                 timed_out,
             }
         }),
-        (object(), any::<bool>(), n.clone()).prop_map(|(condvar, all, seq)| Op::Notify {
+        (object(), any::<bool>(), n).prop_map(|(condvar, all, seq)| Op::Notify {
             condvar,
             all,
             seq
         }),
-        (object(), n.clone()).prop_map(|(barrier, generation)| Op::BarrierArrive {
+        (object(), n).prop_map(|(barrier, generation)| Op::BarrierArrive {
             barrier,
             generation
         }),
-        (object(), n.clone()).prop_map(|(barrier, generation)| Op::BarrierDepart {
+        (object(), n).prop_map(|(barrier, generation)| Op::BarrierDepart {
             barrier,
             generation
         }),
-        (object(), n.clone()).prop_map(|(channel, seq)| Op::Send { channel, seq }),
-        (object(), n.clone()).prop_map(|(channel, seq)| Op::Recv { channel, seq }),
+        (object(), n).prop_map(|(channel, seq)| Op::Send { channel, seq }),
+        (object(), n).prop_map(|(channel, seq)| Op::Recv { channel, seq }),
         thread().prop_map(|child| Op::Fork { child }),
         thread().prop_map(|child| Op::Join { child }),
         Just(Op::Begin),
