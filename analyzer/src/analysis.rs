@@ -170,11 +170,15 @@ pub const MAX_REALISATIONS: usize = 4096;
 /// confirmation (linear in the trace each) before that trace is given up on.
 pub const MAX_CONFIRMATIONS: usize = 64;
 
+/// Traces with fewer events run race detection inline rather than on a second thread.
+pub const RACE_THREAD_MIN_EVENTS: usize = 20_000;
+
 /// Analyzes `traces` together: [`AnalysisBuilder`] fed every trace in order.
 ///
-/// Race detection of each trace runs on a second thread while its deadlock prediction
-/// runs on this one (they share nothing but the trace); their findings are merged in a
-/// fixed order, so the result does not depend on which finishes first.
+/// Race detection of each trace (of at least [`RACE_THREAD_MIN_EVENTS`] events) runs on
+/// a second thread while its deadlock prediction runs on this one (they share nothing
+/// but the trace); their findings are merged in a fixed order, so the result does not
+/// depend on which finishes first.
 pub fn analyze(traces: &[Trace], options: &AnalysisOptions) -> Analysis {
     let mut builder = AnalysisBuilder::new(options.clone());
     for trace in traces {
@@ -346,20 +350,28 @@ impl AnalysisBuilder {
             lockset: self.options.lockset,
             max_pairs: self.options.max_race_pairs,
         };
-        let (messages, race_findings) = std::thread::scope(|scope| {
-            // A panic in the race thread is re-raised here, as if it had run inline.
-            let races = scope.spawn(|| {
-                let races = crate::race::detect(trace, &race_options);
-                (
-                    crate::race::limit_messages(trace, &races, &race_options),
-                    crate::race::findings(trace, &races),
-                )
-            });
+        let detect_races = || {
+            let races = crate::race::detect(trace, &race_options);
+            (
+                crate::race::limit_messages(trace, &races, &race_options),
+                crate::race::findings(trace, &races),
+            )
+        };
+        let (messages, race_findings) = if trace.events.len() < RACE_THREAD_MIN_EVENTS {
+            // Starting and joining a thread costs more than a small trace's races
+            // (a thousand small runs took 8× longer).
             self.predict(trace);
-            races
-                .join()
-                .unwrap_or_else(|payload| std::panic::resume_unwind(payload))
-        });
+            detect_races()
+        } else {
+            std::thread::scope(|scope| {
+                // A panic in the race thread is re-raised here, as if it had run inline.
+                let races = scope.spawn(detect_races);
+                self.predict(trace);
+                races
+                    .join()
+                    .unwrap_or_else(|payload| std::panic::resume_unwind(payload))
+            })
+        };
         for message in messages {
             self.limits.insert(LimitHit { message });
         }
