@@ -13,6 +13,9 @@ use analyzer::generate::{GenerateFormat, GenerateOptions, write_generated};
 use analyzer::model::Trace;
 use analyzer::trace::{LoadOptions, load_bytes, load_path};
 
+/// Loads one input.
+type Loader = Box<dyn Fn() -> Trace>;
+
 /// Timed loads of each input (the best and the median are reported).
 const ROUNDS: usize = 5;
 
@@ -23,41 +26,40 @@ fn main() {
         .filter(|a| !a.starts_with("--"))
         .collect();
     let options = LoadOptions::default();
-    let (std_load, native_load): (Box<dyn Fn() -> Trace>, Box<dyn Fn() -> Trace>) =
-        match paths.as_slice() {
-            [std_path, native_path] => {
-                let (s, n) = (std_path.clone(), native_path.clone());
-                (
-                    Box::new(move || load_path(Path::new(&s), &options).expect("load STD")),
-                    Box::new(move || load_path(Path::new(&n), &options).expect("load native")),
-                )
-            }
-            [] => {
-                let generate = |format| {
-                    let gen_options = GenerateOptions {
-                        events: 1_000_000,
-                        plant_cycle: true,
-                        plant_race: true,
-                        ..GenerateOptions::default()
-                    };
-                    let mut out = Vec::new();
-                    write_generated(&gen_options, format, &mut out).expect("generate");
-                    out
+    let (std_load, native_load): (Loader, Loader) = match paths.as_slice() {
+        [std_path, native_path] => {
+            let (s, n) = (std_path.clone(), native_path.clone());
+            (
+                Box::new(move || load_path(Path::new(&s), &options).expect("load STD")),
+                Box::new(move || load_path(Path::new(&n), &options).expect("load native")),
+            )
+        }
+        [] => {
+            let generate = |format| {
+                let gen_options = GenerateOptions {
+                    events: 1_000_000,
+                    plant_cycle: true,
+                    plant_race: true,
+                    ..GenerateOptions::default()
                 };
-                let (s, n) = (
-                    generate(GenerateFormat::Std),
-                    generate(GenerateFormat::Native),
-                );
-                (
-                    Box::new(move || load_bytes("g.std", &s, &options).expect("load STD")),
-                    Box::new(move || load_bytes("g.istrace", &n, &options).expect("load native")),
-                )
-            }
-            _ => {
-                eprintln!("usage: native_parse [STD_FILE NATIVE_FILE]");
-                std::process::exit(2);
-            }
-        };
+                let mut out = Vec::new();
+                write_generated(&gen_options, format, &mut out).expect("generate");
+                out
+            };
+            let (s, n) = (
+                generate(GenerateFormat::Std),
+                generate(GenerateFormat::Native),
+            );
+            (
+                Box::new(move || load_bytes("g.std", &s, &options).expect("load STD")),
+                Box::new(move || load_bytes("g.istrace", &n, &options).expect("load native")),
+            )
+        }
+        _ => {
+            eprintln!("usage: native_parse [STD_FILE NATIVE_FILE]");
+            std::process::exit(2);
+        }
+    };
     let (mut std_times, mut native_times) = (Vec::new(), Vec::new());
     let mut events = 0;
     for _ in 0..ROUNDS {

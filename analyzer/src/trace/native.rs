@@ -827,10 +827,10 @@ impl DenseLoader {
             }
         }
 
-        if !self.in_order {
-            if let Some(stuck) = self.merge(&thread_map, &thread_original, &object_original) {
-                self.warnings.push((None, stuck));
-            }
+        if !self.in_order
+            && let Some(stuck) = self.merge(&thread_map, &thread_original, &object_original)
+        {
+            self.warnings.push((None, stuck));
         }
         if !unknown_sites.is_empty() {
             let list: Vec<String> = unknown_sites.iter().take(5).map(u32::to_string).collect();
