@@ -160,16 +160,50 @@ enum NestingList {
     SameClass,
 }
 
-/// The deduplication key of a dependency: (thread, lock, mode, interned held set).
-type DependencyKey = (ThreadIdx, ObjIdx, Mode, u32);
+/// Held sets of at most this many locks key the dependency map by value; larger ones are
+/// interned first. Keying by value makes the common acquisition cost one map probe (no
+/// second probe into a set table, no pointer chase to compare a boxed key).
+const INLINE_HELD: usize = 4;
+
+/// Marks a [`HeldKey`] holding an interned set id instead of inline entries (never a valid
+/// entry encoding: those are below 2^35).
+const INTERNED_HELD: u64 = u64::MAX;
+
+/// A held set as a map key: up to [`INLINE_HELD`] entries encoded by [`encode_entry`] and
+/// padded with 0, or `[INTERNED_HELD, id, 0, 0]`. Comparing two inline keys as arrays orders
+/// them as their `Vec<(ObjIdx, Mode)>` (a shorter prefix first, as 0 is below every entry).
+type HeldKey = [u64; INLINE_HELD];
+
+/// The deduplication key of a dependency: (thread, lock, mode, held set).
+type DependencyKey = (ThreadIdx, ObjIdx, Mode, HeldKey);
+
+/// `(lock, mode)` as a non-zero integer ordered as the pair.
+fn encode_entry(lock: ObjIdx, mode: Mode) -> u64 {
+    let mode = match mode {
+        Mode::Write => 0,
+        Mode::Read => 1,
+        Mode::Upgradable => 2,
+    };
+    ((u64::from(lock.0) << 2) | mode) + 1
+}
+
+/// The first [`INLINE_HELD`] entries of `held`, encoded, for ordering.
+fn held_prefix(held: &[(ObjIdx, Mode)]) -> HeldKey {
+    let mut key = [0; INLINE_HELD];
+    for (k, &(lock, mode)) in key.iter_mut().zip(held) {
+        *k = encode_entry(lock, mode);
+    }
+    key
+}
 
 /// Accumulates dependencies and nesting events while walking the trace.
 #[derive(Default)]
 struct DependencyCollector {
     max_held: usize,
     deps: Vec<LockDependency>,
-    dep_ids: FastHashMap<DependencyKey, usize>,
-    /// Interned held sets (sorted by lock), looked up by slice so a known set costs no allocation.
+    dep_ids: FastHashMap<DependencyKey, u32>,
+    /// Interned held sets larger than [`INLINE_HELD`] (sorted by lock), looked up by slice so
+    /// a known set costs no allocation.
     held_sets: FastHashMap<Box<[(ObjIdx, Mode)]>, u32>,
     deps_out: Dependencies,
     seen_nesting: FastHashSet<(NestingList, ThreadIdx, ObjIdx, ObjIdx)>,
@@ -270,14 +304,19 @@ impl DependencyCollector {
         self.set.sort_unstable_by_key(|h| h.lock);
         self.key.clear();
         self.key.extend(self.set.iter().map(|h| (h.lock, h.mode)));
-        let set_id = match self.held_sets.get(self.key.as_slice()) {
-            Some(&id) => id,
-            None => {
-                let id = self.held_sets.len() as u32;
-                self.held_sets
-                    .insert(self.key.clone().into_boxed_slice(), id);
-                id
-            }
+        let held_key = if self.key.len() <= INLINE_HELD {
+            held_prefix(&self.key)
+        } else {
+            let id = match self.held_sets.get(self.key.as_slice()) {
+                Some(&id) => id,
+                None => {
+                    let id = self.held_sets.len() as u32;
+                    self.held_sets
+                        .insert(self.key.clone().into_boxed_slice(), id);
+                    id
+                }
+            };
+            [INTERNED_HELD, u64::from(id), 0, 0]
         };
         let instance = DependencyInstance {
             acquire: at,
@@ -291,11 +330,12 @@ impl DependencyCollector {
         self.deps_out
             .held_sites
             .extend(self.set.iter().map(|h| h.site));
-        let key = (thread, lock, mode, set_id);
-        if let Some(&id) = self.dep_ids.get(&key) {
-            self.deps[id].instances.push(instance);
-        } else {
-            let id = self.deps.len();
+        let next = self.deps.len() as u32;
+        let id = *self
+            .dep_ids
+            .entry((thread, lock, mode, held_key))
+            .or_insert(next);
+        if id == next {
             self.deps.push(LockDependency {
                 thread,
                 lock,
@@ -303,9 +343,38 @@ impl DependencyCollector {
                 held: self.key.clone(),
                 instances: vec![instance],
             });
-            self.dep_ids.insert(key, id);
+        } else {
+            self.deps[id as usize].instances.push(instance);
         }
     }
+}
+
+/// Sorts `deps` by (thread, lock, held, mode) comparing integer keys, so that the sort does
+/// not chase every dependency's `held` pointer (only held sets longer than [`INLINE_HELD`]
+/// that agree on their first entries are compared as slices).
+fn sort_dependencies(deps: Vec<LockDependency>) -> Vec<LockDependency> {
+    let mut keys: Vec<(u32, u32, HeldKey, Mode, u32)> = deps
+        .iter()
+        .enumerate()
+        .map(|(i, d)| (d.thread.0, d.lock.0, held_prefix(&d.held), d.mode, i as u32))
+        .collect();
+    keys.sort_unstable_by(|a, b| {
+        (a.0, a.1, a.2)
+            .cmp(&(b.0, b.1, b.2))
+            .then_with(|| {
+                let (x, y) = (&deps[a.4 as usize].held, &deps[b.4 as usize].held);
+                if x.len() > INLINE_HELD && y.len() > INLINE_HELD {
+                    x[INLINE_HELD..].cmp(&y[INLINE_HELD..])
+                } else {
+                    x.len().cmp(&y.len())
+                }
+            })
+            .then(a.3.cmp(&b.3))
+    });
+    let mut slots: Vec<Option<LockDependency>> = deps.into_iter().map(Some).collect();
+    keys.iter()
+        .filter_map(|k| slots[k.4 as usize].take())
+        .collect()
 }
 
 /// Derives lock dependencies from `trace` with held sets of at most [`DEFAULT_MAX_HELD`] locks.
@@ -389,15 +458,107 @@ pub fn lock_dependencies_bounded(trace: &Trace, max_held: usize) -> Dependencies
         }
     }
     let DependencyCollector {
-        mut deps,
+        deps,
         mut deps_out,
         max_held,
         ..
     } = out;
-    deps.sort_by(|a, b| {
-        (a.thread, a.lock, &a.held, a.mode).cmp(&(b.thread, b.lock, &b.held, b.mode))
-    });
-    deps_out.deps = deps;
+    deps_out.deps = sort_dependencies(deps);
     deps_out.max_held = max_held;
     deps_out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn mode(m: u8) -> Mode {
+        [Mode::Write, Mode::Read, Mode::Upgradable][usize::from(m % 3)]
+    }
+
+    proptest! {
+        /// The integer-keyed sort orders like the plain (thread, lock, held, mode) tuple
+        /// sort, for held sets shorter and longer than the inline key.
+        #[test]
+        fn sort_matches_tuple_order(
+            raw in proptest::collection::vec(
+                (0u32..3, 0u32..3, 0u8..3,
+                 proptest::collection::vec((0u32..4, 0u8..3), 0..8)),
+                0..60,
+            )
+        ) {
+            let deps: Vec<LockDependency> = raw
+                .into_iter()
+                .map(|(t, l, m, held)| LockDependency {
+                    thread: ThreadIdx(t),
+                    lock: ObjIdx(l),
+                    mode: mode(m),
+                    held: held.into_iter().map(|(h, hm)| (ObjIdx(h), mode(hm))).collect(),
+                    instances: Vec::new(),
+                })
+                .collect();
+            let mut expected = deps.clone();
+            expected.sort_by(|a, b| {
+                (a.thread, a.lock, &a.held, a.mode).cmp(&(b.thread, b.lock, &b.held, b.mode))
+            });
+            let got = sort_dependencies(deps);
+            let key = |d: &LockDependency| (d.thread, d.lock, d.held.clone(), d.mode);
+            prop_assert_eq!(
+                got.iter().map(key).collect::<Vec<_>>(),
+                expected.iter().map(key).collect::<Vec<_>>()
+            );
+        }
+    }
+
+    /// Held sets above the inline size are interned: two acquisitions under the same six
+    /// locks make one dependency with two instances, a different sixth lock another.
+    #[test]
+    fn large_held_sets_deduplicate() {
+        let mut trace = Trace::new("t");
+        trace
+            .threads
+            .push(crate::model::Thread { name: "T0".into() });
+        for i in 0..8 {
+            trace.objects.push(crate::model::Object {
+                name: format!("L{i}"),
+                kind: ObjectKind::Mutex,
+                class: SiteIdx::UNKNOWN,
+                user_named: false,
+            });
+        }
+        let ev = |op| crate::model::Event {
+            thread: ThreadIdx(0),
+            op,
+            site: SiteIdx::UNKNOWN,
+        };
+        let acq = |l| {
+            ev(Op::Acquire {
+                lock: ObjIdx(l),
+                mode: Mode::Write,
+                attempt: Attempt::Blocking,
+            })
+        };
+        let rel = |l| {
+            ev(Op::Release {
+                lock: ObjIdx(l),
+                mode: Mode::Write,
+            })
+        };
+        for outer in [5, 5, 6] {
+            for l in (0..5).chain([outer, 7]) {
+                trace.events.push(acq(l));
+            }
+            for l in [7, outer].into_iter().chain((0..5).rev()) {
+                trace.events.push(rel(l));
+            }
+        }
+        let deps = lock_dependencies(&trace);
+        let into_7: Vec<_> = deps.deps.iter().filter(|d| d.lock == ObjIdx(7)).collect();
+        assert_eq!(into_7.len(), 2);
+        assert_eq!(into_7[0].held.len(), 6);
+        assert_eq!(into_7[0].instances.len(), 2);
+        assert_eq!(into_7[1].instances.len(), 1);
+        assert_eq!(into_7[1].held[5].0, ObjIdx(6));
+    }
 }

@@ -155,47 +155,61 @@ pub fn deadlock_patterns(
     max_len: usize,
     max_patterns: usize,
 ) -> PatternSearch {
-    // Lock graph: held → acquired, one edge per dependency.
+    // Lock graph: held → acquired, one edge per distinct (held, acquired) pair (the
+    // dependencies repeat pairs many times over; components do not depend on multiplicity).
+    // Locks are numbered densely in order of first appearance, so the per-dependency work
+    // below indexes vectors instead of hashing.
     let mut graph: DiGraph<ObjIdx, ()> = DiGraph::new();
     let mut node: HashMap<ObjIdx, NodeIndex> = HashMap::default();
     let mut node_of =
         |g: &mut DiGraph<ObjIdx, ()>, l: ObjIdx| *node.entry(l).or_insert_with(|| g.add_node(l));
+    let mut edges: crate::model::fast_hash::FastHashSet<(NodeIndex, NodeIndex)> =
+        Default::default();
+    // Per dependency: the node of its acquired lock (held nodes are looked up again below).
+    let mut lock_node: Vec<NodeIndex> = Vec::with_capacity(deps.len());
     for d in deps {
         let to = node_of(&mut graph, d.lock);
+        lock_node.push(to);
         for &(h, _) in &d.held {
             let from = node_of(&mut graph, h);
-            graph.add_edge(from, to, ());
-        }
-    }
-    let mut scc_of: HashMap<ObjIdx, usize> = HashMap::default();
-    for (c, members) in tarjan_scc(&graph).into_iter().enumerate() {
-        if members.len() > 1 {
-            for m in members {
-                scc_of.insert(graph[m], c);
+            if edges.insert((from, to)) {
+                graph.add_edge(from, to, ());
             }
         }
     }
+    drop(edges);
+    let mut scc_of: Vec<usize> = vec![usize::MAX; graph.node_count()];
+    for (c, members) in tarjan_scc(&graph).into_iter().enumerate() {
+        if members.len() > 1 {
+            for m in members {
+                scc_of[m.index()] = c;
+            }
+        }
+    }
+    let scc_of_lock = |l: ObjIdx| node.get(&l).map_or(usize::MAX, |n| scc_of[n.index()]);
     // A dependency can lie on a pattern only if one of its held locks is in its acquired
-    // lock's component, and some other thread's dependency holds its acquired lock.
-    let mut threads_holding: HashMap<ObjIdx, Vec<crate::model::ThreadIdx>> = HashMap::default();
+    // lock's component, and some other thread's dependency holds its acquired lock: per
+    // lock, the first thread seen holding it and whether a second one does.
+    let mut holding: Vec<Option<(crate::model::ThreadIdx, bool)>> = vec![None; graph.node_count()];
     for d in deps {
         for &(h, _) in &d.held {
-            let ts = threads_holding.entry(h).or_default();
-            if !ts.contains(&d.thread) {
-                ts.push(d.thread);
+            let slot = &mut holding[node[&h].index()];
+            match slot {
+                None => *slot = Some((d.thread, false)),
+                Some((t, many)) => *many |= *t != d.thread,
             }
         }
     }
     let mut component = vec![usize::MAX; deps.len()];
     let mut holders: HashMap<ObjIdx, Vec<usize>> = HashMap::default();
     for (i, d) in deps.iter().enumerate() {
-        let Some(&c) = scc_of.get(&d.lock) else {
+        let c = scc_of[lock_node[i].index()];
+        if c == usize::MAX {
             continue;
-        };
-        let in_scc = d.held.iter().any(|&(h, _)| scc_of.get(&h) == Some(&c));
-        let held_elsewhere = threads_holding
-            .get(&d.lock)
-            .is_some_and(|ts| ts.iter().any(|&t| t != d.thread));
+        }
+        let in_scc = d.held.iter().any(|&(h, _)| scc_of_lock(h) == c);
+        let held_elsewhere =
+            holding[lock_node[i].index()].is_some_and(|(t, many)| many || t != d.thread);
         if in_scc && held_elsewhere {
             component[i] = c;
             for &(h, _) in &d.held {
