@@ -1,7 +1,9 @@
 //! Runs every analysis over loaded traces and gathers the findings.
 //!
-//! Per trace: lock dependencies, deadlock patterns and their sync-preserving
-//! confirmation. Across traces: one lock-order graph (see
+//! Traces are analysed one at a time ([`AnalysisBuilder`]), so memory holds one
+//! trace plus what the cross-trace part needs. Per trace: lock dependencies,
+//! deadlock patterns and their sync-preserving confirmation, races, nesting and
+//! observed findings. Across traces: one lock-order graph (see
 //! [`crate::graph::lock_order`] for how locks of different runs merge) whose
 //! elementary cycles are classified one finding kind each:
 //!
@@ -222,10 +224,10 @@ pub struct AnalysisBuilder {
 struct RunSummary {
     /// The trace file.
     source: String,
-    /// The trace's sites as findings show them, by [`crate::model::SiteIdx`].
-    sites: Vec<SiteRef>,
-    /// The trace's thread names, by thread index.
-    thread_names: Vec<String>,
+    /// The sites the kept summaries refer to, as findings show them.
+    sites: BTreeMap<SiteIdx, SiteRef>,
+    /// The names of the threads the kept summaries refer to.
+    thread_names: BTreeMap<ThreadIdx, String>,
     /// Summaries of the dependencies an edge or a pattern refers to, by dependency index.
     deps: Vec<(usize, DepSummary)>,
     /// Deadlock patterns grouped by the cycle of locks they realise, in search order.
@@ -235,7 +237,7 @@ struct RunSummary {
 impl RunSummary {
     /// Site `s` as findings show it (as [`site_ref`] would from the trace).
     fn site(&self, s: SiteIdx) -> SiteRef {
-        match self.sites.get(s.0 as usize) {
+        match self.sites.get(&s) {
             Some(site) => site.clone(),
             None => site_ref_of(&crate::model::Site::unknown()),
         }
@@ -250,7 +252,7 @@ impl RunSummary {
     /// The name of thread `t` (as [`thread_name`] would from the trace).
     fn thread_name(&self, t: ThreadIdx) -> String {
         self.thread_names
-            .get(t.0 as usize)
+            .get(&t)
             .cloned()
             .unwrap_or_else(|| format!("T{}", t.0))
     }
@@ -419,7 +421,7 @@ impl AnalysisBuilder {
                 }
             }
         }
-        let summaries = deps
+        let summaries: Vec<(usize, DepSummary)> = deps
             .deps
             .iter()
             .enumerate()
@@ -458,8 +460,11 @@ impl AnalysisBuilder {
         }
         self.runs.push(RunSummary {
             source: trace.source.clone(),
-            sites: trace.sites.iter().map(site_ref_of).collect(),
-            thread_names: trace.threads.iter().map(|th| th.name.clone()).collect(),
+            sites: referenced_sites(trace, &summaries, &patterns),
+            thread_names: summaries
+                .iter()
+                .map(|(_, d)| (d.thread, thread_name(trace, d.thread.0 as usize)))
+                .collect(),
             deps: summaries,
             patterns,
         });
@@ -666,6 +671,31 @@ fn confirm_patterns(
         });
     }
     groups
+}
+
+/// The sites of `trace` that `deps` and the confirmations of `patterns` refer to,
+/// with the unknown site (the fallback of a missing one), as findings show them.
+fn referenced_sites(
+    trace: &Trace,
+    deps: &[(usize, DepSummary)],
+    patterns: &[CyclePatterns],
+) -> BTreeMap<SiteIdx, SiteRef> {
+    let mut used: BTreeSet<SiteIdx> = BTreeSet::from([SiteIdx::UNKNOWN]);
+    for (_, d) in deps {
+        used.insert(d.wanted_at);
+        used.extend(d.held.iter().map(|h| h.held_at));
+    }
+    let confirmations = patterns
+        .iter()
+        .flat_map(|g| &g.verdicts)
+        .filter_map(|v| v.confirmed.as_ref());
+    for c in confirmations {
+        for a in &c.sites {
+            used.insert(a.wanted_at);
+            used.extend(a.held_at.iter().copied());
+        }
+    }
+    used.into_iter().map(|s| (s, site_ref(trace, s))).collect()
 }
 
 /// Lock objects of `trace`.
