@@ -196,6 +196,17 @@ fn held_prefix(held: &[(ObjIdx, Mode)]) -> HeldKey {
     key
 }
 
+/// A [`DependencyInstance`] waiting to be moved into dependency `dep`.
+#[derive(Clone, Copy, Debug)]
+struct PendingInstance {
+    dep: u32,
+    site: SiteIdx,
+    acquire: u64,
+    /// The `Request`'s index, or `u64::MAX` for none.
+    request: u64,
+    held_start: u64,
+}
+
 /// Accumulates dependencies and nesting events while walking the trace.
 #[derive(Default)]
 struct DependencyCollector {
@@ -205,6 +216,11 @@ struct DependencyCollector {
     /// Interned held sets larger than [`INLINE_HELD`] (sorted by lock), looked up by slice so
     /// a known set costs no allocation.
     held_sets: FastHashMap<Box<[(ObjIdx, Mode)]>, u32>,
+    /// Instances in trace order, grouped into their dependencies at the end: pushing
+    /// straight into a dependency's `instances` missed the cache twice per acquisition
+    /// (the dependency, then the tail of its vector), as consecutive acquisitions belong
+    /// to unrelated dependencies.
+    pending: Vec<PendingInstance>,
     deps_out: Dependencies,
     seen_nesting: FastHashSet<(NestingList, ThreadIdx, ObjIdx, ObjIdx)>,
     /// Scratch: the held set of the current acquisition (reused, never reallocated once grown).
@@ -318,12 +334,7 @@ impl DependencyCollector {
             };
             [INTERNED_HELD, u64::from(id), 0, 0]
         };
-        let instance = DependencyInstance {
-            acquire: at,
-            request,
-            site,
-            held_start: self.deps_out.held_acquires.len(),
-        };
+        let held_start = self.deps_out.held_acquires.len();
         self.deps_out
             .held_acquires
             .extend(self.set.iter().map(|h| h.acquire));
@@ -341,10 +352,38 @@ impl DependencyCollector {
                 lock,
                 mode,
                 held: self.key.clone(),
-                instances: vec![instance],
+                instances: Vec::new(),
             });
-        } else {
-            self.deps[id as usize].instances.push(instance);
+        }
+        self.pending.push(PendingInstance {
+            dep: id,
+            site,
+            acquire: at as u64,
+            request: request.map_or(u64::MAX, |r| r as u64),
+            held_start: held_start as u64,
+        });
+    }
+
+    /// Moves the pending instances into their dependencies, in trace order, each vector
+    /// allocated once at its final size.
+    fn group_instances(&mut self) {
+        let mut counts = vec![0u32; self.deps.len()];
+        for p in &self.pending {
+            counts[p.dep as usize] += 1;
+        }
+        for (dep, &count) in self.deps.iter_mut().zip(&counts) {
+            dep.instances = Vec::with_capacity(count as usize);
+        }
+        drop(counts);
+        for p in std::mem::take(&mut self.pending) {
+            self.deps[p.dep as usize]
+                .instances
+                .push(DependencyInstance {
+                    acquire: p.acquire as usize,
+                    request: (p.request != u64::MAX).then_some(p.request as usize),
+                    site: p.site,
+                    held_start: p.held_start as usize,
+                });
         }
     }
 }
@@ -457,6 +496,7 @@ pub fn lock_dependencies_bounded(trace: &Trace, max_held: usize) -> Dependencies
             out.blocking_acquire(trace, acquisition, &held[t]);
         }
     }
+    out.group_instances();
     let DependencyCollector {
         deps,
         mut deps_out,

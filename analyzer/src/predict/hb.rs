@@ -25,7 +25,7 @@
 //! stores → acquire loads of the same version (a read-modify-write writing version v is
 //! taken to read version v-1).
 
-use std::collections::HashMap;
+use crate::model::fast_hash::FastHashMap as HashMap;
 
 use crate::model::{MemoryOrder, Mode, ObjIdx, Op, Trace};
 
@@ -102,18 +102,18 @@ impl HappensBefore {
         let mut hb = HappensBefore {
             thread: Vec::with_capacity(trace.events.len()),
             local: Vec::with_capacity(trace.events.len()),
-            steps: HashMap::new(),
+            steps: HashMap::default(),
         };
         let mut clocks: Vec<Vec<u32>> = vec![vec![0; n_threads]; n_threads];
         let mut count: Vec<u32> = vec![0; n_threads];
         // A fork's clock waits for the child's next event. RAPID traces list a child's
         // `begin` before its fork, so "next" rather than "first" keeps those edges (as RAPID does).
         let mut fork_clock: Vec<Option<Vec<u32>>> = vec![None; n_threads];
-        let mut locks: HashMap<ObjIdx, LockClocks> = HashMap::new();
-        let mut notifies: HashMap<(ObjIdx, u64), usize> = HashMap::new();
-        let mut sends: HashMap<(ObjIdx, u64), usize> = HashMap::new();
-        let mut stores: HashMap<(ObjIdx, u64), usize> = HashMap::new();
-        let mut barriers: HashMap<(ObjIdx, u64), Vec<u32>> = HashMap::new();
+        let mut locks: HashMap<ObjIdx, LockClocks> = HashMap::default();
+        let mut notifies: HashMap<(ObjIdx, u64), usize> = HashMap::default();
+        let mut sends: HashMap<(ObjIdx, u64), usize> = HashMap::default();
+        let mut stores: HashMap<(ObjIdx, u64), usize> = HashMap::default();
+        let mut barriers: HashMap<(ObjIdx, u64), Vec<u32>> = HashMap::default();
 
         for (i, ev) in trace.events.iter().enumerate() {
             let u = ev.thread.0 as usize;

@@ -19,7 +19,7 @@
 //! instances, because S only grows), so each pattern costs O(events) amortised after the
 //! O(events) index built once per trace by [`ClosureIndex::new`].
 
-use std::collections::HashMap;
+use crate::model::fast_hash::FastHashMap as HashMap;
 
 use super::dependencies::LockDependency;
 use super::hb::version_read;
@@ -210,14 +210,14 @@ impl ClosureIndex {
             release_of: vec![NOT_SYNC; n],
             oversized: false,
         };
-        let mut fork_of: HashMap<u32, u32> = HashMap::new();
-        let mut notify: HashMap<(ObjIdx, u64), u32> = HashMap::new();
-        let mut send: HashMap<(ObjIdx, u64), u32> = HashMap::new();
-        let mut store: HashMap<(ObjIdx, u64), u32> = HashMap::new();
-        let mut last_write: HashMap<ObjIdx, u32> = HashMap::new();
+        let mut fork_of: HashMap<u32, u32> = HashMap::default();
+        let mut notify: HashMap<(ObjIdx, u64), u32> = HashMap::default();
+        let mut send: HashMap<(ObjIdx, u64), u32> = HashMap::default();
+        let mut store: HashMap<(ObjIdx, u64), u32> = HashMap::default();
+        let mut last_write: HashMap<ObjIdx, u32> = HashMap::default();
         // Departs wait for all arrivals of their generation, some of which may come later in
         // the trace only if the trace is inconsistent; collect arrivals first.
-        let mut arrivals: HashMap<(ObjIdx, u64), Vec<u32>> = HashMap::new();
+        let mut arrivals: HashMap<(ObjIdx, u64), Vec<u32>> = HashMap::default();
         for (i, ev) in trace.events.iter().enumerate() {
             if let Op::BarrierArrive {
                 barrier,
@@ -356,8 +356,8 @@ impl ClosureIndex {
             processed: vec![0; n_threads],
             queued: vec![false; n_threads],
             work: Vec::new(),
-            last_exclusive: HashMap::new(),
-            open_reads: HashMap::new(),
+            last_exclusive: HashMap::default(),
+            open_reads: HashMap::default(),
             infeasible: false,
         };
         let mut at = vec![0usize; pattern.deps.len()];
