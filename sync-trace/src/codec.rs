@@ -28,8 +28,6 @@ pub const MAGIC: [u8; 8] = [0x89, b'I', b'S', b'T', b'R', b'\r', b'\n', 0x1a];
 pub const VERSION: u16 = 2;
 /// Size of the file header in bytes.
 pub const HEADER_LEN: u64 = 12;
-/// Frames up to this size are read into a buffer of their claimed size at once.
-const DIRECT_READ_LEN: usize = 1 << 20;
 /// Frames larger than this are treated as corruption rather than allocated.
 pub const MAX_FRAME_LEN: u32 = 64 << 20;
 
@@ -548,13 +546,27 @@ impl<W: Write> TraceWriterV1<W> {
 }
 
 /// Reads the frames of a native trace: checks the header, then each frame's
-/// length and checksum, and hands out payloads without copying them again.
+/// length and checksum, and hands out payloads as slices of its own buffer.
+///
+/// It reads the input in chunks of [`READ_CHUNK`] bytes, so a `BufReader`
+/// underneath passes reads straight through instead of copying every frame
+/// through its own smaller buffer first.
 pub struct FrameReader<R: Read> {
     input: R,
+    /// File offset of `buf[pos]`.
     offset: u64,
-    payload: Vec<u8>,
+    /// Bytes read and not yet consumed are `buf[pos..end]`.
+    buf: Vec<u8>,
+    pos: usize,
+    end: usize,
+    eof: bool,
     version: u16,
 }
+
+/// How many bytes a [`FrameReader`] asks its input for at a time (and by how
+/// much its buffer grows while a large frame arrives, so a frame length that
+/// lies costs no memory the input does not fill).
+pub const READ_CHUNK: usize = 1 << 20;
 
 impl<R: Read> FrameReader<R> {
     /// Reads and checks the header.
@@ -578,7 +590,10 @@ impl<R: Read> FrameReader<R> {
         Ok(FrameReader {
             input,
             offset: HEADER_LEN,
-            payload: Vec::new(),
+            buf: Vec::new(),
+            pos: 0,
+            end: 0,
+            eof: false,
             version,
         })
     }
@@ -593,6 +608,37 @@ impl<R: Read> FrameReader<R> {
         self.offset
     }
 
+    /// Reads until `need` unconsumed bytes are buffered or the input ends.
+    fn fill(&mut self, need: usize) -> io::Result<()> {
+        if self.end - self.pos >= need || self.eof {
+            return Ok(());
+        }
+        // Move the unconsumed tail to the front once it is past the first half.
+        if self.pos > 0 && (self.pos >= self.buf.len() / 2 || self.buf.len() - self.pos < need) {
+            self.buf.copy_within(self.pos..self.end, 0);
+            self.end -= self.pos;
+            self.pos = 0;
+        }
+        while self.end - self.pos < need {
+            if self.buf.len() - self.end < READ_CHUNK / 2 {
+                let target = (self.pos + need).max(READ_CHUNK).min(self.end + READ_CHUNK);
+                if target > self.buf.len() {
+                    self.buf.resize(target, 0);
+                }
+            }
+            match self.input.read(&mut self.buf[self.end..]) {
+                Ok(0) => {
+                    self.eof = true;
+                    break;
+                }
+                Ok(n) => self.end += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
     /// The next frame's offset and payload, `None` at a clean end of file.
     pub fn next_frame(&mut self) -> Result<Option<(u64, &[u8])>, DecodeError> {
         let start = self.offset;
@@ -600,57 +646,41 @@ impl<R: Read> FrameReader<R> {
             offset: start,
             source,
         };
-        let mut frame_header = [0u8; 8];
-        let n = read_full(&mut self.input, &mut frame_header).map_err(io_err)?;
-        if n == 0 {
+        self.fill(8).map_err(io_err)?;
+        let avail = self.end - self.pos;
+        if avail == 0 {
             return Ok(None);
         }
-        if n < 8 {
+        if avail < 8 {
             return Err(DecodeError::Truncated {
                 offset: start,
                 expected: 8,
-                found: n as u64,
+                found: avail as u64,
             });
         }
-        let len = u32::from_le_bytes([
-            frame_header[0],
-            frame_header[1],
-            frame_header[2],
-            frame_header[3],
-        ]);
+        let h = &self.buf[self.pos..self.pos + 8];
+        let len = u32::from_le_bytes([h[0], h[1], h[2], h[3]]);
+        let crc = u32::from_le_bytes([h[4], h[5], h[6], h[7]]);
         if len > MAX_FRAME_LEN {
             return Err(DecodeError::FrameTooLarge { offset: start, len });
         }
-        let crc = u32::from_le_bytes([
-            frame_header[4],
-            frame_header[5],
-            frame_header[6],
-            frame_header[7],
-        ]);
-        let got = if len as usize <= self.payload.capacity().max(DIRECT_READ_LEN) {
-            // The common case: a batch no larger than before, read in place.
-            self.payload.resize(len as usize, 0);
-            read_full(&mut self.input, &mut self.payload).map_err(io_err)?
-        } else {
-            // Grown only as far as bytes actually arrive, so a lying length costs no memory.
-            self.payload.clear();
-            (&mut self.input)
-                .take(u64::from(len))
-                .read_to_end(&mut self.payload)
-                .map_err(io_err)?
-        };
-        if got < len as usize {
+        let total = 8 + len as usize;
+        self.fill(total).map_err(io_err)?;
+        let avail = self.end - self.pos;
+        if avail < total {
             return Err(DecodeError::Truncated {
                 offset: start,
-                expected: 8 + u64::from(len),
-                found: 8 + got as u64,
+                expected: total as u64,
+                found: avail as u64,
             });
         }
-        if crc32fast::hash(&self.payload) != crc {
+        let payload = self.pos + 8..self.pos + total;
+        if crc32fast::hash(&self.buf[payload.clone()]) != crc {
             return Err(DecodeError::Checksum { offset: start });
         }
-        self.offset = start + 8 + u64::from(len);
-        Ok(Some((start, &self.payload)))
+        self.pos += total;
+        self.offset = start + total as u64;
+        Ok(Some((start, &self.buf[payload])))
     }
 }
 
