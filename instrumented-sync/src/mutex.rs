@@ -47,6 +47,12 @@ pub struct MutexGuard<'a, T: ?Sized + 'a> {
     pub(crate) lock: ObjectId,
     /// Where it was acquired; the release is recorded there (`Drop` has no caller location).
     pub(crate) site: SiteId,
+    /// Always 0: fills what would be padding, so that copying a guard (out of
+    /// `lock`, into a `LockResult`) reads back exactly what was stored. With
+    /// padding, the copy read `site` with an 8-byte load after a 4-byte store,
+    /// a store-forwarding stall that cost more than the lock itself.
+    #[allow(dead_code, reason = "never read: it only has to be written")]
+    filler: u32,
 }
 
 impl<T> Mutex<T> {
@@ -77,32 +83,66 @@ impl<T: ?Sized> Mutex<T> {
     /// # Errors
     /// If another thread panicked while holding the lock (std's poisoning); the
     /// guard is still in the error.
-    #[inline]
+    //
+    // Inlined always, every unlikely path out of line, and the guard built at
+    // one place from scalars, so that it is built in place. Built on the stack and copied into the
+    // `LockResult`, its `site` was read back with a wider load than it was
+    // stored with: a store-forwarding stall that cost more than the lock
+    // itself (found with `LOCKS_LOOP` and perf).
+    #[inline(always)]
     #[track_caller]
     pub fn lock(&self) -> LockResult<MutexGuard<'_, T>> {
-        if !recorder::enabled() {
-            // `INSTRUMENTED_SYNC=off`: std's lock and a guard that records nothing.
-            return match self.inner.lock() {
-                Ok(g) => Ok(self.guard(g, ObjectId(0), SiteId::UNKNOWN)),
-                Err(e) => Err(PoisonError::new(self.guard(
-                    e.into_inner(),
-                    ObjectId(0),
-                    SiteId::UNKNOWN,
-                ))),
+        let (g, poisoned, lock, site) = if recorder::enabled() {
+            // Registered (on first use) before it is taken, and so is the site:
+            // a sink may use this very lock, and registering writes a
+            // description to the sink.
+            let lock = self.meta.id();
+            let site = recorder::site_recorded(Location::caller());
+            let (g, poisoned) = match self.inner.try_lock() {
+                Ok(g) => (g, false),
+                Err(TryLockError::Poisoned(e)) => (e.into_inner(), true),
+                Err(TryLockError::WouldBlock) => {
+                    let (g, poisoned) = split_poison(self.lock_contended(lock, site));
+                    return self.result(g, poisoned, lock, site);
+                }
             };
+            recorder::acquired_uncontended(&self.meta, lock, Mode::Write, site);
+            (g, poisoned, lock, site)
+        } else {
+            // `INSTRUMENTED_SYNC=off`: std's lock and a guard that records nothing.
+            let (g, poisoned) = split_poison(self.inner.lock());
+            (g, poisoned, ObjectId(0), SiteId::UNKNOWN)
+        };
+        self.result(g, poisoned, lock, site)
+    }
+
+    #[inline(always)]
+    fn result<'a>(
+        &'a self,
+        g: std_sync::MutexGuard<'a, T>,
+        poisoned: bool,
+        lock: ObjectId,
+        site: SiteId,
+    ) -> LockResult<MutexGuard<'a, T>> {
+        let guard = self.guard(g, lock, site);
+        if poisoned {
+            Err(PoisonError::new(guard))
+        } else {
+            Ok(guard)
         }
-        let site = recorder::site_recorded(Location::caller());
-        let (lock, result) = recorder::blocking_acquire_recorded(
-            &self.meta,
-            Mode::Write,
-            site,
-            || self.inner.try_lock(),
-            || self.inner.lock(),
-        );
-        match result {
-            Ok(g) => Ok(self.guard(g, lock, site)),
-            Err(e) => Err(PoisonError::new(self.guard(e.into_inner(), lock, site))),
-        }
+    }
+
+    /// [`Mutex::lock`] when the lock is held: records the request, registers
+    /// the wait with the deadlock detector, blocks.
+    #[cold]
+    #[inline(never)]
+    fn lock_contended(
+        &self,
+        lock: ObjectId,
+        site: SiteId,
+    ) -> LockResult<std_sync::MutexGuard<'_, T>> {
+        let acquire = || self.inner.lock();
+        recorder::contended_acquire(&self.meta, lock, Mode::Write, site, acquire).1
     }
 
     /// Takes the lock if it is free. Records `Acquire` or `TryFailed`.
@@ -174,25 +214,27 @@ impl<T: ?Sized> Mutex<T> {
             meta: &self.meta,
             lock,
             site,
+            filler: 0,
         }
     }
 }
 
+/// std's guard and whether the lock was poisoned.
+#[inline(always)]
+fn split_poison<G>(result: LockResult<G>) -> (G, bool) {
+    match result {
+        Ok(g) => (g, false),
+        Err(e) => (e.into_inner(), true),
+    }
+}
+
 impl<T: ?Sized> Drop for MutexGuard<'_, T> {
+    #[inline(always)]
     fn drop(&mut self) {
         // `None` means a condvar wait took the std guard and already recorded the
         // release; `ObjectId(0)`, that the acquisition was not recorded (recording off).
         if self.inner.is_some() && self.lock != ObjectId(0) {
-            self.meta.holder.clear();
-            let seq = self.meta.next_seq_held(Mode::Write);
-            record_at(
-                Op::Release {
-                    lock: self.lock,
-                    mode: Mode::Write,
-                    seq,
-                },
-                self.site,
-            );
+            recorder::released(self.meta, self.lock, Mode::Write, self.site);
         }
     }
 }

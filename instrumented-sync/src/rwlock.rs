@@ -153,6 +153,7 @@ impl<T: ?Sized> RwLock<T> {
     ///
     /// # Errors
     /// If the lock is poisoned; the guard is still in the error.
+    #[inline(always)]
     #[track_caller]
     pub fn read(&self) -> LockResult<RwLockReadGuard<'_, T>> {
         acquire!(self, read, try_read, RwLockReadGuard, Mode::Read, blocking)
@@ -162,6 +163,7 @@ impl<T: ?Sized> RwLock<T> {
     ///
     /// # Errors
     /// If the lock is poisoned; the guard is still in the error.
+    #[inline(always)]
     #[track_caller]
     pub fn write(&self) -> LockResult<RwLockWriteGuard<'_, T>> {
         acquire!(
@@ -211,6 +213,7 @@ impl<T: ?Sized> RwLock<T> {
 macro_rules! guard_impls {
     ($guard:ident, $mode:expr) => {
         impl<T: ?Sized> Drop for $guard<'_, T> {
+            #[inline(always)]
             fn drop(&mut self) {
                 // `ObjectId(0)`: the acquisition was not recorded (recording off).
                 if self.lock == ObjectId(0) {

@@ -258,10 +258,35 @@ pub(crate) fn blocking_acquire_recorded<G>(
     (lock, result)
 }
 
+/// The recording of an uncontended blocking acquisition of `lock` (already
+/// taken) at `site`. Out of line, so the lock call inlined
+/// into its caller stays std's lock plus a branch; its arguments and result
+/// travel in registers.
+#[inline(never)]
+pub(crate) fn acquired_uncontended(meta: &ObjectMeta, lock: ObjectId, mode: Mode, site: SiteId) {
+    // `ObjectId(0)`: inside the recorder's own work, not recorded, no holder.
+    if mode == Mode::Write && lock.0 != 0 {
+        meta.holder.set(this_thread(), site);
+    }
+    local::record_request_acquire(lock, mode, meta.next_seq_held(mode), site);
+}
+
+/// The recording of a release of `lock`, acquired at `site` (out of line, as
+/// [`acquired_uncontended`]).
+#[inline(never)]
+pub(crate) fn released(meta: &ObjectMeta, lock: ObjectId, mode: Mode, site: SiteId) {
+    if mode == Mode::Write {
+        meta.holder.clear();
+    }
+    // Readers share the counter: `next_seq_held` keeps their numbers distinct.
+    let seq = meta.next_seq_held(mode);
+    record_at(Op::Release { lock, mode, seq }, site);
+}
+
 /// The slow path of [`blocking_acquire`]: the lock is held by someone else.
 #[cold]
 #[inline(never)]
-fn contended_acquire<G>(
+pub(crate) fn contended_acquire<G>(
     meta: &ObjectMeta,
     lock: ObjectId,
     mode: Mode,
