@@ -147,15 +147,30 @@ pub struct HeldLocks {
     pub held: Vec<(ObjIdx, Mode, usize)>,
     /// Interned set of the distinct (lock, mode) pairs held.
     pub id: u32,
+    /// Parallel to `held`: the set ids before and after the acquisition, when it added its
+    /// (lock, mode) to the set ([`NO_UNDO`] otherwise). Releasing it while the set is still
+    /// the one it made restores the earlier id without a transition lookup, which with
+    /// many distinct sets misses the cache.
+    undo: Vec<(u32, u32)>,
 }
+
+/// Marks an acquisition that did not change its thread's set.
+const NO_UNDO: u32 = u32::MAX;
 
 impl HeldLocks {
     /// Records an acquisition at `event`.
     pub fn acquire(&mut self, sets: &mut Locksets, lock: ObjIdx, mode: Mode, event: usize) {
         let again = self.held.iter().any(|&(l, m, _)| l == lock && m == mode);
+        if self.undo.len() != self.held.len() {
+            self.undo = vec![(NO_UNDO, NO_UNDO); self.held.len()];
+        }
         self.held.push((lock, mode, event));
-        if !again {
+        if again {
+            self.undo.push((NO_UNDO, NO_UNDO));
+        } else {
+            let before = self.id;
             self.id = sets.step(self.id, (lock, mode), true);
+            self.undo.push((before, self.id));
         }
     }
 
@@ -170,8 +185,20 @@ impl HeldLocks {
             return;
         };
         let (_, mode, _) = self.held.remove(i);
+        // `undo` is out of step with `held` only if `held` was edited directly: forget it.
+        let (before, after) = if self.undo.len() == self.held.len() + 1 {
+            self.undo.remove(i)
+        } else {
+            self.undo = vec![(NO_UNDO, NO_UNDO); self.held.len()];
+            (NO_UNDO, NO_UNDO)
+        };
         if !self.held.iter().any(|&(l, m, _)| l == lock && m == mode) {
-            self.id = sets.step(self.id, (lock, mode), false);
+            self.id = if before != NO_UNDO && self.id == after {
+                // The set is still {before} + (lock, mode), and (lock, mode) was not in before.
+                before
+            } else {
+                sets.step(self.id, (lock, mode), false)
+            };
         }
     }
 
@@ -358,5 +385,35 @@ impl EraserVar {
         }
         self.last = Some(cur);
         warning
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// After any sequence of acquisitions and (possibly unmatched, out-of-order)
+        /// releases, the thread's set id names exactly the distinct (lock, mode) pairs held.
+        #[test]
+        fn held_set_id_matches_held_list(
+            ops in proptest::collection::vec((any::<bool>(), 0u32..4, 0u8..2), 0..80)
+        ) {
+            let mut sets = Locksets::default();
+            let mut held = HeldLocks::default();
+            for (k, &(acquire, lock, mode)) in ops.iter().enumerate() {
+                let mode = if mode == 0 { Mode::Write } else { Mode::Read };
+                if acquire {
+                    held.acquire(&mut sets, ObjIdx(lock), mode, k);
+                } else {
+                    held.release(&mut sets, ObjIdx(lock), mode);
+                }
+                let mut expected: Vec<LockEntry> = held.held.iter().map(|&(l, m, _)| (l, m)).collect();
+                expected.sort();
+                expected.dedup();
+                prop_assert_eq!(sets.get(held.id), expected.as_slice());
+            }
+        }
     }
 }
