@@ -212,6 +212,9 @@ struct PendingInstance {
 struct DependencyCollector {
     max_held: usize,
     deps: Vec<LockDependency>,
+    /// [`sort_key`] of each of `deps`, made when it is created (its held set is at hand
+    /// then; reading it back for the final sort missed the cache once per dependency).
+    sort_keys: Vec<SortKey>,
     dep_ids: FastHashMap<DependencyKey, u32>,
     /// Interned held sets larger than [`INLINE_HELD`] (sorted by lock), looked up by slice so
     /// a known set costs no allocation.
@@ -347,6 +350,8 @@ impl DependencyCollector {
             .entry((thread, lock, mode, held_key))
             .or_insert(next);
         if id == next {
+            self.sort_keys
+                .push((thread.0, lock.0, held_prefix(&self.key), mode, next));
             self.deps.push(LockDependency {
                 thread,
                 lock,
@@ -391,12 +396,33 @@ impl DependencyCollector {
 /// Sorts `deps` by (thread, lock, held, mode) comparing integer keys, so that the sort does
 /// not chase every dependency's `held` pointer (only held sets longer than [`INLINE_HELD`]
 /// that agree on their first entries are compared as slices).
+#[cfg(test)]
 fn sort_dependencies(deps: Vec<LockDependency>) -> Vec<LockDependency> {
-    let mut keys: Vec<(u32, u32, HeldKey, Mode, u32)> = deps
+    let keys = deps
         .iter()
         .enumerate()
-        .map(|(i, d)| (d.thread.0, d.lock.0, held_prefix(&d.held), d.mode, i as u32))
+        .map(|(i, d)| sort_key(i, d))
         .collect();
+    sort_by_keys(deps, keys)
+}
+
+/// A dependency's position key: (thread, lock, encoded first held entries, mode, index).
+type SortKey = (u32, u32, HeldKey, Mode, u32);
+
+/// The [`SortKey`] of `dep`, which is `deps[i]`.
+#[cfg(test)]
+fn sort_key(i: usize, dep: &LockDependency) -> SortKey {
+    (
+        dep.thread.0,
+        dep.lock.0,
+        held_prefix(&dep.held),
+        dep.mode,
+        i as u32,
+    )
+}
+
+/// [`sort_dependencies`] with the keys already made (`keys[i]` is `sort_key(i, &deps[i])`).
+fn sort_by_keys(deps: Vec<LockDependency>, mut keys: Vec<SortKey>) -> Vec<LockDependency> {
     keys.sort_unstable_by(|a, b| {
         (a.0, a.1, a.2)
             .cmp(&(b.0, b.1, b.2))
@@ -499,11 +525,12 @@ pub fn lock_dependencies_bounded(trace: &Trace, max_held: usize) -> Dependencies
     out.group_instances();
     let DependencyCollector {
         deps,
+        sort_keys,
         mut deps_out,
         max_held,
         ..
     } = out;
-    deps_out.deps = sort_dependencies(deps);
+    deps_out.deps = sort_by_keys(deps, sort_keys);
     deps_out.max_held = max_held;
     deps_out
 }
