@@ -94,20 +94,22 @@ macro_rules! acquire {
         } else {
             (SiteId::UNKNOWN, (ObjectId(0), $self.inner.$std_call()))
         };
-        let meta = &$self.meta;
-        match result {
-            Ok(inner) => Ok($guard {
-                inner,
-                meta,
-                lock,
-                site,
-            }),
-            Err(e) => Err(PoisonError::new($guard {
-                inner: e.into_inner(),
-                meta,
-                lock,
-                site,
-            })),
+        // The guard built at one place: built in each arm, it was copied into
+        // the result through memory (see `Mutex::lock`).
+        let (inner, poisoned) = match result {
+            Ok(inner) => (inner, false),
+            Err(e) => (e.into_inner(), true),
+        };
+        let guard = $guard {
+            inner,
+            meta: &$self.meta,
+            lock,
+            site,
+        };
+        if poisoned {
+            Err(PoisonError::new(guard))
+        } else {
+            Ok(guard)
         }
     }};
     ($self:ident, $std_call:ident, $guard:ident, $mode:expr, try) => {{
