@@ -167,6 +167,9 @@ pub fn deadlock_patterns(
         Default::default();
     // Per dependency: the node of its acquired lock (held nodes are looked up again below).
     let mut lock_node: Vec<NodeIndex> = Vec::with_capacity(deps.len());
+    // Per lock: the first thread seen holding it and whether a second one does (one pass
+    // with the edges, so each held set is read once here).
+    let mut holding: Vec<Option<(crate::model::ThreadIdx, bool)>> = Vec::new();
     for d in deps {
         let to = node_of(&mut graph, d.lock);
         lock_node.push(to);
@@ -175,8 +178,17 @@ pub fn deadlock_patterns(
             if edges.insert((from, to)) {
                 graph.add_edge(from, to, ());
             }
+            if holding.len() <= from.index() {
+                holding.resize(from.index() + 1, None);
+            }
+            let slot = &mut holding[from.index()];
+            match slot {
+                None => *slot = Some((d.thread, false)),
+                Some((t, many)) => *many |= *t != d.thread,
+            }
         }
     }
+    holding.resize(graph.node_count(), None);
     drop(edges);
     let mut scc_of: Vec<usize> = vec![usize::MAX; graph.node_count()];
     for (c, members) in tarjan_scc(&graph).into_iter().enumerate() {
@@ -188,18 +200,7 @@ pub fn deadlock_patterns(
     }
     let scc_of_lock = |l: ObjIdx| node.get(&l).map_or(usize::MAX, |n| scc_of[n.index()]);
     // A dependency can lie on a pattern only if one of its held locks is in its acquired
-    // lock's component, and some other thread's dependency holds its acquired lock: per
-    // lock, the first thread seen holding it and whether a second one does.
-    let mut holding: Vec<Option<(crate::model::ThreadIdx, bool)>> = vec![None; graph.node_count()];
-    for d in deps {
-        for &(h, _) in &d.held {
-            let slot = &mut holding[node[&h].index()];
-            match slot {
-                None => *slot = Some((d.thread, false)),
-                Some((t, many)) => *many |= *t != d.thread,
-            }
-        }
-    }
+    // lock's component, and some other thread's dependency holds its acquired lock.
     let mut component = vec![usize::MAX; deps.len()];
     let mut holders: HashMap<ObjIdx, Vec<usize>> = HashMap::default();
     for (i, d) in deps.iter().enumerate() {
