@@ -180,7 +180,9 @@ impl MemorySink {
     }
 
     fn warn_cap_reached(&self) {
-        if !self.warned.swap(true, Ordering::Relaxed) {
+        // A load first: past the cap this runs on every drain of every
+        // thread, and a swap would write the shared line each time.
+        if !self.warned.load(Ordering::Relaxed) && !self.warned.swap(true, Ordering::Relaxed) {
             eprintln!(
                 "instrumented-sync: the in-memory trace reached its cap of {} events; \
                  later events are dropped and in-process findings are incomplete",
