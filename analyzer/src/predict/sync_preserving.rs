@@ -46,15 +46,16 @@ const NEVER_RELEASED: u32 = u32::MAX;
 /// Not an acquisition that orders anything (not an `Acquire`, or a reentrant re-entry).
 const NOT_SYNC: u32 = u32::MAX - 1;
 
+/// No plain write of the variable yet (event indices stay below this: see `oversized`).
+const NO_WRITE: u32 = u32::MAX;
+
 /// Per-trace tables for the closure, built once and shared by every pattern.
 #[derive(Clone, Debug, Default)]
 pub struct ClosureIndex {
     /// Events of each thread, in order.
     thread_events: Vec<Vec<u32>>,
-    /// Thread of each event.
-    thread: Vec<u32>,
-    /// Position of each event in its thread.
-    local: Vec<u32>,
+    /// Thread and position in it of each event, side by side: the closure reads both.
+    place: Vec<(u32, u32)>,
     /// Fixed requirements of each event (CSR: `req_start[e]..req_start[e+1]` into `req`).
     req_start: Vec<u32>,
     req: Vec<u32>,
@@ -83,8 +84,8 @@ struct Closure<'a> {
 impl Closure<'_> {
     fn require(&mut self, e: u32) {
         let ix = self.index;
-        let u = ix.thread[e as usize] as usize;
-        let pos = ix.local[e as usize];
+        let (u, pos) = ix.place[e as usize];
+        let u = u as usize;
         if self.prefix[u] <= pos {
             self.prefix[u] = pos + 1;
             if !self.queued[u] {
@@ -96,9 +97,9 @@ impl Closure<'_> {
 
     /// Requires every event of `e`'s thread strictly before `e`.
     fn require_before(&mut self, e: usize) {
-        let pos = self.index.local[e];
+        let (u, pos) = self.index.place[e];
         if pos > 0 {
-            let u = self.index.thread[e] as usize;
+            let u = u as usize;
             self.require(self.index.thread_events[u][pos as usize - 1]);
         }
     }
@@ -202,9 +203,15 @@ impl ClosureIndex {
                 .unwrap_or(0),
         );
         let mut ix = ClosureIndex {
-            thread_events: vec![Vec::new(); n_threads],
-            thread: Vec::with_capacity(n),
-            local: Vec::with_capacity(n),
+            // Sized up front: growing ten-million-entry vectors by doubling copied them.
+            thread_events: {
+                let mut per_thread = vec![0usize; n_threads];
+                for ev in &trace.events {
+                    per_thread[ev.thread.0 as usize] += 1;
+                }
+                per_thread.into_iter().map(Vec::with_capacity).collect()
+            },
+            place: Vec::with_capacity(n),
             req_start: Vec::with_capacity(n + 1),
             req: Vec::new(),
             release_of: vec![NOT_SYNC; n],
@@ -214,7 +221,8 @@ impl ClosureIndex {
         let mut notify: HashMap<(ObjIdx, u64), u32> = HashMap::default();
         let mut send: HashMap<(ObjIdx, u64), u32> = HashMap::default();
         let mut store: HashMap<(ObjIdx, u64), u32> = HashMap::default();
-        let mut last_write: HashMap<ObjIdx, u32> = HashMap::default();
+        // Dense by variable index (variables are objects of the trace).
+        let mut last_write: Vec<u32> = vec![NO_WRITE; trace.objects.len()];
         // Departs wait for all arrivals of their generation, some of which may come later in
         // the trace only if the trace is inconsistent; collect arrivals first.
         let mut arrivals: HashMap<(ObjIdx, u64), Vec<u32>> = HashMap::default();
@@ -237,8 +245,7 @@ impl ClosureIndex {
             let u = ev.thread.0 as usize;
             let pos = ix.thread_events[u].len() as u32;
             ix.thread_events[u].push(at);
-            ix.thread.push(u as u32);
-            ix.local.push(pos);
+            ix.place.push((u as u32, pos));
             ix.req_start.push(ix.req.len() as u32);
             if pos == 0
                 && let Some(&f) = fork_of.get(&(u as u32))
@@ -307,12 +314,18 @@ impl ClosureIndex {
                     }
                 }
                 Op::Read { var } if plain_reads_from => {
-                    if let Some(&w) = last_write.get(&var) {
+                    if let Some(&w) = last_write.get(var.0 as usize)
+                        && w != NO_WRITE
+                    {
                         ix.req.push(w);
                     }
                 }
                 Op::Write { var } => {
-                    last_write.insert(var, at);
+                    let v = var.0 as usize;
+                    if v >= last_write.len() {
+                        last_write.resize(v + 1, NO_WRITE);
+                    }
+                    last_write[v] = at;
                 }
                 Op::Acquire { lock, .. } => {
                     let reentry = trace.object(lock).kind == ObjectKind::ReentrantMutex
@@ -366,7 +379,7 @@ impl ClosureIndex {
             for (k, &d) in pattern.deps.iter().enumerate() {
                 let inst = deps[d].instances.get(at[k])?;
                 let e = inst.blocking_event();
-                if e >= self.thread.len() {
+                if e >= self.place.len() {
                     return None;
                 }
                 closure.require_before(e);
@@ -378,11 +391,13 @@ impl ClosureIndex {
             }
             let mut advanced = false;
             for (k, &d) in pattern.deps.iter().enumerate() {
-                let u = self.thread[blocking[k]] as usize;
+                let u = self.place[blocking[k]].0 as usize;
                 let instances = &deps[d].instances;
                 while at[k] < instances.len() && {
                     let e = instances[at[k]].blocking_event();
-                    e < self.local.len() && self.local[e] < closure.prefix[u]
+                    self.place
+                        .get(e)
+                        .is_some_and(|&(_, pos)| pos < closure.prefix[u])
                 } {
                     at[k] += 1;
                     advanced = true;
