@@ -68,7 +68,7 @@ impl ThreadBuffer {
             slots: (0..BUFFER_CAPACITY)
                 .map(|_| UnsafeCell::new(empty))
                 .collect(),
-            drain: Mutex::new(DrainBuffers { events: Vec::new() }),
+            drain: Mutex::new(DrainBuffers::default()),
         }
     }
 
@@ -81,7 +81,7 @@ impl ThreadBuffer {
     /// Hands the pending events to `write` in place (as at most two slices:
     /// the ring may wrap), holding `drain` throughout, then frees their slots.
     /// Nothing is copied: after the in-memory cap, a drain only counts.
-    fn drain_with(&self, write: impl FnOnce(ThreadId, [&[RawEvent]; 2], &mut Vec<Event>)) {
+    fn drain_with(&self, write: impl FnOnce(ThreadId, [&[RawEvent]; 2], &mut DrainBuffers)) {
         let mut buffers = self.drain.lock().unwrap_or_else(PoisonError::into_inner);
         let tail = self.tail.0.load(Ordering::Relaxed);
         let head = self.head.0.load(Ordering::Acquire);
@@ -102,7 +102,7 @@ impl ThreadBuffer {
         write(
             self.thread,
             [slots(start, first), slots(0, len - first)],
-            &mut buffers.events,
+            &mut buffers,
         );
         self.tail.0.store(head, Ordering::Release);
     }
@@ -136,9 +136,12 @@ impl ThreadBuffer {
     }
 }
 
-/// A drain's reused memory: the decoded events, for sinks that take `Record`s.
-struct DrainBuffers {
-    events: Vec<Event>,
+/// A drain's reused memory: decoded events for sinks that take `Record`s,
+/// and a wrapped batch joined into one frame of the trace file.
+#[derive(Default)]
+pub(crate) struct DrainBuffers {
+    pub(crate) events: Vec<Event>,
+    pub(crate) raws: Vec<RawEvent>,
 }
 
 /// Hashes the address of a `&'static Location`: the key is already unique, it only needs spreading.

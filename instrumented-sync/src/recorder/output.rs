@@ -13,7 +13,7 @@ use sync_trace::{
 };
 
 use super::ObjectMeta;
-use super::local::{OutputSection, ThreadBuffer};
+use super::local::{DrainBuffers, OutputSection, ThreadBuffer};
 use super::raw::{RawEvent, encode_events_payload};
 use super::sink::{DEFAULT_MEMORY_CAP, FileSink, MemorySink, Sink};
 
@@ -274,10 +274,10 @@ pub(crate) fn record_observed(kind: &str, message: &str, json: &str) {
 }
 
 /// Writes one batch of `thread`'s events, given as the ring's compact events
-/// (in two parts when the ring wrapped); `events` is scratch memory. The
+/// (in two parts when the ring wrapped); `scratch` is reused memory. The
 /// in-memory copy keeps them compact (decoded when read); they are decoded
 /// here only for sinks other than the trace file.
-pub(crate) fn write_raw(thread: ThreadId, parts: [&[RawEvent]; 2], events: &mut Vec<Event>) {
+pub(crate) fn write_raw(thread: ThreadId, parts: [&[RawEvent]; 2], scratch: &mut DrainBuffers) {
     if parts.iter().all(|p| p.is_empty()) {
         return;
     }
@@ -288,10 +288,18 @@ pub(crate) fn write_raw(thread: ThreadId, parts: [&[RawEvent]; 2], events: &mut 
         return;
     }
     if let Some(file) = &out.file {
-        for raws in parts.into_iter().filter(|p| !p.is_empty()) {
-            file.write_payload(|buf| encode_events_payload(thread, raws, buf));
-        }
+        // One frame per batch (one `write`, one checksum): a wrapped batch is joined first.
+        let raws = if parts[1].is_empty() {
+            parts[0]
+        } else {
+            scratch.raws.clear();
+            scratch.raws.extend_from_slice(parts[0]);
+            scratch.raws.extend_from_slice(parts[1]);
+            &scratch.raws
+        };
+        file.write_payload(|buf| encode_events_payload(thread, raws, buf));
     } else if let Some(sink) = &out.external {
+        let events = &mut scratch.events;
         events.clear();
         for r in parts.into_iter().flatten() {
             r.push_events(events);
