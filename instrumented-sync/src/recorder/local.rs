@@ -1,7 +1,8 @@
 //! The per-thread side of the recorder: the event ring and the site cache.
 //!
-//! Hot path (one event): a thread-local flag check, a slot write into the
-//! thread's own ring and a release store of its head. No lock, no atomic
+//! Hot path (one event): one thread-local read (`RING`, null whenever the
+//! event must take the slow path), the `tracing` level check, a slot write
+//! into the thread's own ring and a release store of its head. No lock, no atomic
 //! read-modify-write, no cache line shared with another thread (the ring's
 //! `tail` is written by a consumer only when it drains, at most once a flush
 //! period or buffer-full).
@@ -9,8 +10,9 @@
 //! The ring is single-producer (its owning thread, through [`LOCAL`]) and
 //! multi-consumer, the consumers (the owner when the ring is full, the periodic
 //! flusher, `flush()`, the exit hook) being serialised by the ring's `drain`
-//! mutex. A consumer writes the drained batch to the output while holding
-//! `drain`, so one thread's batches reach the sink in program order, and an
+//! mutex. A consumer writes the drained slots to the output in place while
+//! holding `drain`, and frees them after, so one thread's batches reach the
+//! sink in program order without a copy, and an
 //! idle (or deadlocked) thread's events are drained by the flusher without
 //! its cooperation.
 
