@@ -21,7 +21,7 @@ use petgraph::graph::{DiGraph, NodeIndex};
 
 use super::{EdgeWitness, GraphEdge, GraphNode, LockOrderView};
 use crate::finding::{LockRef, SiteRef};
-use crate::model::fast_hash::FastHashSet;
+use crate::model::fast_hash::FastHashMap;
 use crate::model::{ObjIdx, ObjectKind, Site, SiteIdx, Trace};
 use crate::predict::Dependencies;
 
@@ -235,11 +235,22 @@ impl LockOrderGraphBuilder {
     pub fn add_trace(&mut self, trace: &Trace, deps: &Dependencies) -> Vec<bool> {
         let t = self.traces;
         self.traces += 1;
+        // Provisional node number of each lock of this trace, by lock index (a plain
+        // array: there is one lookup per held lock of every dependency).
+        let lock_slots = deps
+            .deps
+            .iter()
+            .flat_map(|d| std::iter::once(d.lock).chain(d.held.iter().map(|&(h, _)| h)))
+            .map(|l| l.0 as usize + 1)
+            .max()
+            .unwrap_or(0);
+        let mut local: Vec<usize> = vec![NO_NODE; lock_slots];
         // Every lock that takes part in a dependency becomes (part of) a node.
-        let mut used: BTreeSet<ObjIdx> = BTreeSet::new();
         for dep in &deps.deps {
-            used.insert(dep.lock);
-            used.extend(dep.held.iter().map(|&(h, _)| h));
+            local[dep.lock.0 as usize] = 0;
+            for &(h, _) in &dep.held {
+                local[h.0 as usize] = 0;
+            }
         }
         let mut counts: BTreeMap<(SiteIdx, &str), usize> = BTreeMap::new();
         for o in &trace.objects {
@@ -247,12 +258,15 @@ impl LockOrderGraphBuilder {
                 *counts.entry((o.class, o.name.as_str())).or_default() += 1;
             }
         }
-        // Provisional node number of each used lock of this trace.
-        let mut local: BTreeMap<ObjIdx, usize> = BTreeMap::new();
-        // Those of them keyed by class: the only nodes other traces' edges can reach.
+        // Those nodes keyed by class: the only nodes other traces' edges can reach.
         let mut class_nodes: BTreeSet<usize> = BTreeSet::new();
-        for &lock in &used {
-            let key = match trace.objects.get(lock.0 as usize) {
+        // Locks in index order, so each node's instances stay sorted.
+        for (l, slot) in local.iter_mut().enumerate() {
+            if *slot == NO_NODE {
+                continue;
+            }
+            let lock = ObjIdx(l as u32);
+            let key = match trace.objects.get(l) {
                 Some(o)
                     if o.class != SiteIdx::UNKNOWN
                         && counts.get(&(o.class, o.name.as_str())).copied() == Some(1) =>
@@ -283,66 +297,101 @@ impl LockOrderGraphBuilder {
                 });
             }
             self.nodes[n].instances.push((t, lock));
-            local.insert(lock, n);
+            *slot = n;
         }
 
-        // Witnesses are gathered as plain indices first: there is one per dependency
-        // instance (per acquisition event), and building their strings for each one
-        // dominated the analysis of large traces. Strings are made once per distinct witness.
-        type RawWitness = (u32, SiteIdx, SiteIdx);
-        let mut kept = vec![false; deps.deps.len()];
-        let live = self
-            .cycles_only
-            .then(|| live_edges(deps, &local, &class_nodes));
-        let mut raw_of: BTreeMap<(usize, usize), FastHashSet<RawWitness>> = BTreeMap::new();
+        // One pass over the dependencies numbers this trace's distinct edges (one hash
+        // probe per held lock), lists each edge's dependencies in order, and gathers the
+        // witnesses as plain indices: there is one per dependency instance (per
+        // acquisition event), so their strings are made only once per distinct witness.
+        let mut edge_of: FastHashMap<(usize, usize), u32> = FastHashMap::default();
+        // Per local edge: its (from, to) and its dependencies in index order.
+        let mut edge_list: Vec<((usize, usize), Vec<u32>)> = Vec::new();
+        // (local edge, thread, held site, acquired site), made distinct per dependency.
+        let mut raw: Vec<RawWitness> = Vec::new();
+        let mut dep_raw: Vec<RawWitness> = Vec::new();
+        // Per held lock of the current dependency: its local edge (NO_EDGE for `to` itself).
+        let mut targets: Vec<u32> = Vec::new();
         for (di, dep) in deps.deps.iter().enumerate() {
-            let to = local[&dep.lock];
-            // The edges of this dependency, one per held lock other than `to`.
-            let mut targets = Vec::with_capacity(dep.held.len());
-            for (pos, &(h, _)) in dep.held.iter().enumerate() {
-                let from = local[&h];
+            let to = local[dep.lock.0 as usize];
+            targets.clear();
+            for &(h, _) in &dep.held {
+                let from = local[h.0 as usize];
                 if from == to {
                     // Re-acquiring a held lock is a nesting finding, not an ordering.
+                    targets.push(NO_EDGE);
                     continue;
                 }
-                let edge = self.edges.entry((from, to)).or_default();
-                let can_cycle = live.as_ref().is_none_or(|l| l.contains(&(from, to)));
-                if can_cycle && edge.deps.len() < self.max_edge_deps {
-                    edge.deps.push(DepRef { trace: t, dep: di });
-                    kept[di] = true;
+                let next = edge_list.len() as u32;
+                let e = *edge_of.entry((from, to)).or_insert(next);
+                if e == next {
+                    edge_list.push(((from, to), Vec::new()));
                 }
-                targets.push((pos, (from, to)));
+                edge_list[e as usize].1.push(di as u32);
+                targets.push(e);
             }
-            if targets.is_empty() {
+            if targets.iter().all(|&e| e == NO_EDGE) {
                 continue;
             }
-            // Instances outermost: each acquisition's site is looked up once.
-            let mut raws: Vec<FastHashSet<RawWitness>> =
-                vec![FastHashSet::default(); targets.len()];
+            dep_raw.clear();
             for inst in &dep.instances {
                 // Sites were recorded with the dependency: the event array is not touched.
                 let held_sites = deps.held_sites(dep, inst);
-                for (raw, &(pos, _)) in raws.iter_mut().zip(&targets) {
-                    let held_at = held_sites.get(pos).copied().unwrap_or(SiteIdx::UNKNOWN);
-                    raw.insert((dep.thread.0, held_at, inst.site));
+                for (pos, &e) in targets.iter().enumerate() {
+                    if e != NO_EDGE {
+                        let held_at = held_sites.get(pos).copied().unwrap_or(SiteIdx::UNKNOWN);
+                        dep_raw.push((e, dep.thread.0, held_at, inst.site));
+                    }
                 }
             }
-            for (raw, (_, key)) in raws.into_iter().zip(targets) {
-                raw_of.entry(key).or_default().extend(raw);
+            // Instances of one dependency mostly repeat the same sites: keep the flat
+            // array short by deduplicating each dependency's share before adding it.
+            dep_raw.sort_unstable();
+            dep_raw.dedup();
+            raw.extend_from_slice(&dep_raw);
+        }
+        raw.sort_unstable();
+        raw.dedup();
+
+        let mut kept = vec![false; deps.deps.len()];
+        let live = self
+            .cycles_only
+            .then(|| live_edges(&edge_list, &local, &class_nodes));
+        for (e, (key, edge_deps)) in edge_list.iter().enumerate() {
+            let edge = self.edges.entry(*key).or_default();
+            let can_cycle = live.as_ref().is_none_or(|l| l[e]);
+            if can_cycle {
+                for &di in edge_deps {
+                    if edge.deps.len() >= self.max_edge_deps {
+                        break;
+                    }
+                    edge.deps.push(DepRef {
+                        trace: t,
+                        dep: di as usize,
+                    });
+                    kept[di as usize] = true;
+                }
             }
         }
-        for (key, raw) in raw_of {
+        // Distinct witnesses come grouped by local edge; site strings are made once per site.
+        let mut site_refs: FastHashMap<SiteIdx, SiteRef> = FastHashMap::default();
+        let mut site = |s: SiteIdx| {
+            site_refs
+                .entry(s)
+                .or_insert_with(|| site_ref(trace, s))
+                .clone()
+        };
+        for group in raw.chunk_by(|a, b| a.0 == b.0) {
+            let key = edge_list[group[0].0 as usize].0;
             let edge = self.edges.entry(key).or_default();
-            edge.witnesses
-                .extend(
-                    raw.into_iter()
-                        .map(|(thread, held_at, acquired_at)| EdgeWitness {
-                            thread: thread_name(trace, thread as usize),
-                            held_at: site_ref(trace, held_at),
-                            acquired_at: site_ref(trace, acquired_at),
-                            trace: trace.source.clone(),
-                        }),
-                );
+            for &(_, thread, held_at, acquired_at) in group {
+                edge.witnesses.insert(EdgeWitness {
+                    thread: thread_name(trace, thread as usize),
+                    held_at: site(held_at),
+                    acquired_at: site(acquired_at),
+                    trace: trace.source.clone(),
+                });
+            }
         }
         kept
     }
@@ -411,35 +460,27 @@ impl LockOrderGraphBuilder {
     }
 }
 
-/// The edges (provisional node numbers) of the trace with dependencies `deps` that
-/// can lie on a cycle of the merged graph (see [`LockOrderGraphBuilder::for_cycles`]); `local` maps
-/// the trace's locks to provisional node numbers, `class_nodes` are those keyed by class.
+/// Per edge of `edge_list` (one trace's distinct edges between provisional node
+/// numbers): whether it can lie on a cycle of the merged graph (see
+/// [`LockOrderGraphBuilder::for_cycles`]); `local` maps the trace's locks to provisional
+/// node numbers ([`NO_NODE`] for none), `class_nodes` are those keyed by class.
 fn live_edges(
-    deps: &Dependencies,
-    local: &BTreeMap<ObjIdx, usize>,
+    edge_list: &[((usize, usize), Vec<u32>)],
+    local: &[usize],
     class_nodes: &BTreeSet<usize>,
-) -> BTreeSet<(usize, usize)> {
-    let mut edges: BTreeSet<(usize, usize)> = BTreeSet::new();
-    for dep in &deps.deps {
-        let to = local[&dep.lock];
-        for &(h, _) in &dep.held {
-            let from = local[&h];
-            if from != to {
-                edges.insert((from, to));
-            }
-        }
-    }
+) -> Vec<bool> {
     // Compact numbering of this trace's nodes for the searches.
     let nodes: Vec<usize> = local
-        .values()
+        .iter()
         .copied()
+        .filter(|&n| n != NO_NODE)
         .collect::<BTreeSet<_>>()
         .into_iter()
         .collect();
     let index = |n: usize| nodes.binary_search(&n).unwrap_or(0);
-    let mut g: DiGraph<(), ()> = DiGraph::with_capacity(nodes.len(), edges.len());
+    let mut g: DiGraph<(), ()> = DiGraph::with_capacity(nodes.len(), edge_list.len());
     let ix: Vec<NodeIndex> = nodes.iter().map(|_| g.add_node(())).collect();
-    for &(from, to) in &edges {
+    for &((from, to), _) in edge_list {
         g.add_edge(ix[index(from)], ix[index(to)], ());
     }
     let mut component = vec![0usize; nodes.len()];
@@ -465,14 +506,23 @@ fn live_edges(
     // Nodes reached from a class node, and nodes that reach one.
     let from_class = reach(petgraph::Direction::Outgoing);
     let to_class = reach(petgraph::Direction::Incoming);
-    edges
-        .into_iter()
-        .filter(|&(from, to)| {
+    edge_list
+        .iter()
+        .map(|&((from, to), _)| {
             let (u, v) = (index(from), index(to));
             component[u] == component[v] || (to_class[v] && from_class[u])
         })
         .collect()
 }
+
+/// The provisional node number of a lock that takes part in no dependency.
+const NO_NODE: usize = usize::MAX;
+
+/// The local edge of a held lock that is the acquired lock itself (no edge).
+const NO_EDGE: u32 = u32::MAX;
+
+/// A witness as plain indices: (local edge, thread, held site, acquired site).
+type RawWitness = (u32, u32, SiteIdx, SiteIdx);
 
 /// Whether `kind` is a lock.
 fn is_lock_kind(kind: ObjectKind) -> bool {
