@@ -393,7 +393,27 @@ impl AnalysisBuilder {
     fn predict(&mut self, trace: &Trace) {
         let options = &self.options;
         let deps = lock_dependencies_bounded(trace, options.max_held);
-        let mut kept = self.graph.add_trace(trace, &deps);
+        let found = deadlock_patterns(&deps.deps, options.max_cycle_len, options.max_cycles);
+        // Confirming any pattern needs the closure index (linear in the trace to build):
+        // on a large trace it is built on a second thread while the graph takes this
+        // trace in, rather than after it (by then the race thread is usually done).
+        let closure: OnceCell<ClosureIndex> = OnceCell::new();
+        let mut kept = if !found.patterns.is_empty() && trace.events.len() >= RACE_THREAD_MIN_EVENTS
+        {
+            let graph = &mut self.graph;
+            let (index, kept) = std::thread::scope(|scope| {
+                let index = scope.spawn(|| ClosureIndex::new(trace));
+                let kept = graph.add_trace(trace, &deps);
+                let index = index
+                    .join()
+                    .unwrap_or_else(|payload| std::panic::resume_unwind(payload));
+                (index, kept)
+            });
+            let _ = closure.set(index);
+            kept
+        } else {
+            self.graph.add_trace(trace, &deps)
+        };
         if deps.held_truncated > 0 {
             self.limits.insert(LimitHit {
                 message: format!(
@@ -403,7 +423,6 @@ impl AnalysisBuilder {
                 ),
             });
         }
-        let found = deadlock_patterns(&deps.deps, options.max_cycle_len, options.max_cycles);
         if found.truncated {
             self.limits.insert(LimitHit {
                 message: format!(
@@ -413,7 +432,7 @@ impl AnalysisBuilder {
                 ),
             });
         }
-        let patterns = confirm_patterns(trace, &deps, found.patterns);
+        let patterns = confirm_patterns(trace, &deps, found.patterns, closure);
         for verdict in patterns.iter().flat_map(|g| &g.verdicts) {
             for &d in &verdict.deps {
                 if let Some(k) = kept.get_mut(d) {
@@ -461,9 +480,9 @@ impl AnalysisBuilder {
         self.runs.push(RunSummary {
             source: trace.source.clone(),
             sites: referenced_sites(trace, &summaries, &patterns),
-            thread_names: summaries
-                .iter()
-                .map(|(_, d)| (d.thread, thread_name(trace, d.thread.0 as usize)))
+            thread_names: summary_threads(&summaries)
+                .into_iter()
+                .map(|t| (t, thread_name(trace, t.0 as usize)))
                 .collect(),
             deps: summaries,
             patterns,
@@ -596,8 +615,8 @@ fn confirm_patterns(
     trace: &Trace,
     deps: &Dependencies,
     patterns: Vec<DeadlockPattern>,
+    closure: OnceCell<ClosureIndex>,
 ) -> Vec<CyclePatterns> {
-    let closure: OnceCell<ClosureIndex> = OnceCell::new();
     let mut groups: Vec<CyclePatterns> = Vec::new();
     // Per cycle (canonical rotation of its locks): its group, whether settled, attempts.
     let mut group_of: BTreeMap<Vec<ObjIdx>, (usize, bool, usize)> = BTreeMap::new();
@@ -680,9 +699,10 @@ fn referenced_sites(
     deps: &[(usize, DepSummary)],
     patterns: &[CyclePatterns],
 ) -> BTreeMap<SiteIdx, SiteRef> {
-    let mut used: BTreeSet<SiteIdx> = BTreeSet::from([SiteIdx::UNKNOWN]);
+    // Gathered flat and made distinct once: there are a few per kept dependency.
+    let mut used: Vec<SiteIdx> = vec![SiteIdx::UNKNOWN];
     for (_, d) in deps {
-        used.insert(d.wanted_at);
+        used.push(d.wanted_at);
         used.extend(d.held.iter().map(|h| h.held_at));
     }
     let confirmations = patterns
@@ -691,11 +711,21 @@ fn referenced_sites(
         .filter_map(|v| v.confirmed.as_ref());
     for c in confirmations {
         for a in &c.sites {
-            used.insert(a.wanted_at);
+            used.push(a.wanted_at);
             used.extend(a.held_at.iter().copied());
         }
     }
+    used.sort_unstable();
+    used.dedup();
     used.into_iter().map(|s| (s, site_ref(trace, s))).collect()
+}
+
+/// The distinct threads of `deps`, sorted (each name is then made once, not per dependency).
+fn summary_threads(deps: &[(usize, DepSummary)]) -> Vec<ThreadIdx> {
+    let mut threads: Vec<ThreadIdx> = deps.iter().map(|(_, d)| d.thread).collect();
+    threads.sort_unstable();
+    threads.dedup();
+    threads
 }
 
 /// Lock objects of `trace`.
