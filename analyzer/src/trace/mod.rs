@@ -164,7 +164,7 @@ pub fn load_path(path: &Path, options: &LoadOptions) -> Result<Trace, LoadError>
     match format {
         Format::Native => native::load(input, &source, path, options),
         Format::Jsonl => jsonl::load(input, &source, path, options),
-        Format::Std => std_text::load(input, &source, path, options),
+        Format::Std => std_text::load(input, len, &source, path, options),
         Format::RapidBin => rapidbin::load(input, len, &source, path, options),
     }
 }
@@ -180,7 +180,7 @@ pub fn load_bytes(name: &str, bytes: &[u8], options: &LoadOptions) -> Result<Tra
     match format {
         Format::Native => native::load(bytes, name, path, options),
         Format::Jsonl => jsonl::load(bytes, name, path, options),
-        Format::Std => std_text::load(bytes, name, path, options),
+        Format::Std => std_text::load(bytes, bytes.len() as u64, name, path, options),
         Format::RapidBin => rapidbin::load(bytes, bytes.len() as u64, name, path, options),
     }
 }
