@@ -164,7 +164,7 @@ fn errors_name_the_file_and_byte() {
     let frame = 12 + 18; // header, then the thread's declaration
     let slot = frame + 8 + 9;
     bad[slot] = 99;
-    let crc = crc32(&bad[frame + 8..frame + 8 + 9 + 48]);
+    let crc = crc32(&bad[frame + 8..frame + 8 + 9 + 2 * sync_trace::wire::EVENT_LEN]);
     bad[frame + 4..frame + 8].copy_from_slice(&crc.to_le_bytes());
     let e = load_bytes("bad.istrace", &bad, &LoadOptions::default()).unwrap_err();
     assert_eq!(e.position, Some(Position::Byte(slot as u64)), "{e}");

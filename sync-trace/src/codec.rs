@@ -377,7 +377,10 @@ impl<W: Write> TraceWriter<W> {
                 }
                 let mut slots = std::mem::take(&mut self.slots);
                 slots.clear();
-                encode_slots(&dense, &mut slots);
+                if let Err(e) = encode_slots(&dense, &mut slots) {
+                    self.slots = slots;
+                    return Err(e);
+                }
                 let result = self.emit(&WireRecord::Events {
                     thread,
                     slots: &slots,
@@ -412,21 +415,28 @@ pub fn header(version: u16) -> [u8; HEADER_LEN as usize] {
 }
 
 /// Event slots for `events` (ids taken as dense), fusing an uncontended
-/// `Request` + `Acquire` pair into one slot.
-fn encode_slots(events: &[Event], out: &mut Vec<u8>) {
+/// `Request` + `Acquire` pair into one slot. An event whose values do not fit
+/// a slot is refused (nothing is truncated).
+fn encode_slots(events: &[Event], out: &mut Vec<u8>) -> io::Result<()> {
+    let unfit = |i: usize, e: WireError| {
+        io::Error::new(io::ErrorKind::InvalidData, format!("event {i}: {e}"))
+    };
     let mut i = 0;
     while i < events.len() {
-        if let Some(fused) = events
-            .get(i + 1)
-            .and_then(|next| wire::fuses(&events[i], next))
-        {
+        let fused = match events.get(i + 1) {
+            Some(next) => wire::fuses(&events[i], next).map_err(|e| unfit(i + 1, e))?,
+            None => None,
+        };
+        if let Some(fused) = fused {
             out.extend_from_slice(&fused.to_bytes());
             i += 2;
         } else {
-            out.extend_from_slice(&WireEvent::from_op(events[i].op, events[i].site).to_bytes());
+            let slot = WireEvent::from_op(events[i].op, events[i].site).map_err(|e| unfit(i, e))?;
+            out.extend_from_slice(&slot.to_bytes());
             i += 1;
         }
     }
+    Ok(())
 }
 
 /// `record` as a v2 record with its ids taken as dense ids (`slots` holds event slots).
@@ -461,7 +471,7 @@ fn wire_record<'a>(record: &'a Record, slots: &'a mut Vec<u8>) -> io::Result<Wir
         },
         Record::Events { thread, events } => {
             slots.clear();
-            encode_slots(events, slots);
+            encode_slots(events, slots)?;
             WireRecord::Events {
                 thread: thread.0,
                 slots,

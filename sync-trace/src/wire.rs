@@ -13,8 +13,15 @@ use thiserror::Error;
 use crate::event::{Attempt, Event, MemoryOrder, Mode, ObjectId, Op, SiteId, ThreadId};
 use crate::record::ObjectKind;
 
-/// Bytes of one event slot.
-pub const EVENT_LEN: usize = 24;
+/// Bytes of one event slot: two little-endian 64-bit words (see [`WireEvent`]).
+pub const EVENT_LEN: usize = 16;
+
+/// Bits of a slot's `b` field (sequence number, generation, version,
+/// `notified_seen`, or `CondWait`'s dense lock id).
+pub const B_BITS: u32 = 48;
+
+/// The largest value of a slot's `b` field.
+pub const MAX_B: u64 = (1 << B_BITS) - 1;
 
 /// Record kind byte: `Process`.
 pub const KIND_PROCESS: u8 = 1;
@@ -115,6 +122,16 @@ pub enum WireError {
         /// What is wrong.
         what: String,
     },
+    /// A value too wide for its slot field (the writer refuses it rather than truncate it).
+    #[error("{what} {value} does not fit the event slot's {bits}-bit field")]
+    TooWide {
+        /// Which field (`object id`, `seq`, ...).
+        what: &'static str,
+        /// The value.
+        value: u64,
+        /// The field's width.
+        bits: u32,
+    },
     /// A dense id beyond what the bytes read so far allow.
     #[error("{what} id {id} is not dense (at most {max} here); the file is corrupt")]
     NotDense {
@@ -127,21 +144,46 @@ pub enum WireError {
     },
 }
 
-/// One event slot, field by field (24 bytes on disk).
+/// One event slot, field by field. On disk (16 bytes) it is two
+/// little-endian 64-bit words, `tag | codes << 8 | b << 16` and
+/// `site | a << 32`, where `codes` is `f1 | f2 << 4`: a writer fills a slot
+/// with two aligned stores and a reader takes it apart with two loads.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct WireEvent {
     /// The `tag` constant.
     pub tag: u8,
-    /// A `Mode` code or a flag (see `FORMAT.md`).
+    /// A `Mode` code or a flag (see `FORMAT.md`); 4 bits on disk.
     pub f1: u8,
-    /// An `Attempt` or `MemoryOrder` code.
+    /// An `Attempt` or `MemoryOrder` code; 4 bits on disk.
     pub f2: u8,
     /// The dense site id (0: unknown).
     pub site: u32,
     /// The dense object id, or the dense child thread id of `Fork`/`Join`.
-    pub a: u64,
-    /// The sequence number, generation, version, `notified_seen`, or the dense lock id of `CondWait`.
+    pub a: u32,
+    /// The sequence number, generation, version, `notified_seen`, or the
+    /// dense lock id of `CondWait`: at most [`MAX_B`].
     pub b: u64,
+}
+
+/// `id` as a slot's 32-bit `a` field, or why not.
+fn narrow_id(what: &'static str, id: u64) -> Result<u32, WireError> {
+    u32::try_from(id).map_err(|_| WireError::TooWide {
+        what,
+        value: id,
+        bits: 32,
+    })
+}
+
+/// `value` as a slot's 48-bit `b` field, or why not.
+fn narrow_b(what: &'static str, value: u64) -> Result<u64, WireError> {
+    if value > MAX_B {
+        return Err(WireError::TooWide {
+            what,
+            value,
+            bits: B_BITS,
+        });
+    }
+    Ok(value)
 }
 
 /// The code of `mode` in `f1`.
@@ -252,9 +294,11 @@ fn flag(f: u8, index: usize, name: &str) -> Result<bool, WireError> {
 }
 
 impl WireEvent {
-    /// The slot of `op` at `site`, with the ids as given (the caller's ids must be dense).
-    pub fn from_op(op: Op, site: SiteId) -> WireEvent {
-        let slot = |tag: u8, f1: u8, f2: u8, a: u64, b: u64| WireEvent {
+    /// The slot of `op` at `site`, with the ids as given (the caller's ids
+    /// must be dense). An object id beyond 32 bits or a `b` value beyond
+    /// [`MAX_B`] is refused, never truncated.
+    pub fn from_op(op: Op, site: SiteId) -> Result<WireEvent, WireError> {
+        let slot = |tag: u8, f1: u8, f2: u8, a: u32, b: u64| WireEvent {
             tag,
             f1,
             f2,
@@ -262,8 +306,9 @@ impl WireEvent {
             a,
             b,
         };
-        match op {
-            Op::Request { lock, mode } => slot(tag::REQUEST, mode_code(mode), 0, lock.0, 0),
+        let obj = |id: ObjectId| narrow_id("object id", id.0);
+        Ok(match op {
+            Op::Request { lock, mode } => slot(tag::REQUEST, mode_code(mode), 0, obj(lock)?, 0),
             Op::Acquire {
                 lock,
                 mode,
@@ -273,16 +318,30 @@ impl WireEvent {
                 tag::ACQUIRE,
                 mode_code(mode),
                 attempt_code(attempt),
-                lock.0,
-                seq,
+                obj(lock)?,
+                narrow_b("seq", seq)?,
             ),
-            Op::TryFailed { lock, mode } => slot(tag::TRY_FAILED, mode_code(mode), 0, lock.0, 0),
-            Op::Release { lock, mode, seq } => slot(tag::RELEASE, mode_code(mode), 0, lock.0, seq),
+            Op::TryFailed { lock, mode } => {
+                slot(tag::TRY_FAILED, mode_code(mode), 0, obj(lock)?, 0)
+            }
+            Op::Release { lock, mode, seq } => slot(
+                tag::RELEASE,
+                mode_code(mode),
+                0,
+                obj(lock)?,
+                narrow_b("seq", seq)?,
+            ),
             Op::CondWait {
                 condvar,
                 lock,
                 timed,
-            } => slot(tag::COND_WAIT, u8::from(timed), 0, condvar.0, lock.0),
+            } => slot(
+                tag::COND_WAIT,
+                u8::from(timed),
+                0,
+                obj(condvar)?,
+                u64::from(obj(lock)?),
+            ),
             Op::CondWake {
                 condvar,
                 notified_seen,
@@ -291,22 +350,44 @@ impl WireEvent {
                 tag::COND_WAKE,
                 u8::from(timed_out),
                 0,
-                condvar.0,
-                notified_seen,
+                obj(condvar)?,
+                narrow_b("notified_seen", notified_seen)?,
             ),
-            Op::Notify { condvar, all, seq } => slot(tag::NOTIFY, u8::from(all), 0, condvar.0, seq),
+            Op::Notify { condvar, all, seq } => slot(
+                tag::NOTIFY,
+                u8::from(all),
+                0,
+                obj(condvar)?,
+                narrow_b("seq", seq)?,
+            ),
             Op::BarrierArrive {
                 barrier,
                 generation,
-            } => slot(tag::BARRIER_ARRIVE, 0, 0, barrier.0, generation),
+            } => slot(
+                tag::BARRIER_ARRIVE,
+                0,
+                0,
+                obj(barrier)?,
+                narrow_b("generation", generation)?,
+            ),
             Op::BarrierDepart {
                 barrier,
                 generation,
-            } => slot(tag::BARRIER_DEPART, 0, 0, barrier.0, generation),
-            Op::Send { channel, seq } => slot(tag::SEND, 0, 0, channel.0, seq),
-            Op::Recv { channel, seq } => slot(tag::RECV, 0, 0, channel.0, seq),
-            Op::Fork { child } => slot(tag::FORK, 0, 0, u64::from(child.0), 0),
-            Op::Join { child } => slot(tag::JOIN, 0, 0, u64::from(child.0), 0),
+            } => slot(
+                tag::BARRIER_DEPART,
+                0,
+                0,
+                obj(barrier)?,
+                narrow_b("generation", generation)?,
+            ),
+            Op::Send { channel, seq } => {
+                slot(tag::SEND, 0, 0, obj(channel)?, narrow_b("seq", seq)?)
+            }
+            Op::Recv { channel, seq } => {
+                slot(tag::RECV, 0, 0, obj(channel)?, narrow_b("seq", seq)?)
+            }
+            Op::Fork { child } => slot(tag::FORK, 0, 0, child.0, 0),
+            Op::Join { child } => slot(tag::JOIN, 0, 0, child.0, 0),
             Op::Begin => slot(tag::BEGIN, 0, 0, 0, 0),
             Op::End => slot(tag::END, 0, 0, 0, 0),
             Op::Access {
@@ -318,58 +399,65 @@ impl WireEvent {
                 tag::ACCESS,
                 u8::from(write),
                 order_code(order),
-                var.0,
-                version,
+                obj(var)?,
+                narrow_b("version", version)?,
             ),
+        })
+    }
+
+    /// The two words of this slot (`b` is taken modulo 2^48 and the codes
+    /// modulo 16: [`WireEvent::from_op`] has checked them).
+    #[inline]
+    pub fn to_words(&self) -> [u64; 2] {
+        let codes = (self.f1 & 0xf) | (self.f2 << 4);
+        [
+            u64::from(self.tag) | u64::from(codes) << 8 | self.b << 16,
+            u64::from(self.site) | u64::from(self.a) << 32,
+        ]
+    }
+
+    /// The slot with these two words.
+    #[inline]
+    pub fn from_words([head, ids]: [u64; 2]) -> WireEvent {
+        let codes = (head >> 8) as u8;
+        WireEvent {
+            tag: head as u8,
+            f1: codes & 0xf,
+            f2: codes >> 4,
+            b: head >> 16,
+            site: ids as u32,
+            a: (ids >> 32) as u32,
         }
     }
 
-    /// The 24 bytes of this slot.
+    /// The 16 bytes of this slot.
     #[inline]
     pub fn to_bytes(&self) -> [u8; EVENT_LEN] {
+        let [head, ids] = self.to_words();
         let mut out = [0u8; EVENT_LEN];
-        out[0] = self.tag;
-        out[1] = self.f1;
-        out[2] = self.f2;
-        out[4..8].copy_from_slice(&self.site.to_le_bytes());
-        out[8..16].copy_from_slice(&self.a.to_le_bytes());
-        out[16..24].copy_from_slice(&self.b.to_le_bytes());
+        out[..8].copy_from_slice(&head.to_le_bytes());
+        out[8..].copy_from_slice(&ids.to_le_bytes());
         out
     }
 
-    /// Reads a slot (byte 3 is reserved and ignored).
+    /// Reads a slot.
     #[inline]
     pub fn from_bytes(bytes: &[u8; EVENT_LEN]) -> WireEvent {
-        let u32_at =
-            |i: usize| u32::from_le_bytes([bytes[i], bytes[i + 1], bytes[i + 2], bytes[i + 3]]);
-        let u64_at = |i: usize| {
-            let mut b = [0u8; 8];
-            b.copy_from_slice(&bytes[i..i + 8]);
-            u64::from_le_bytes(b)
-        };
-        WireEvent {
-            tag: bytes[0],
-            f1: bytes[1],
-            f2: bytes[2],
-            site: u32_at(4),
-            a: u64_at(8),
-            b: u64_at(16),
-        }
+        let mut head = [0u8; 8];
+        let mut ids = [0u8; 8];
+        head.copy_from_slice(&bytes[..8]);
+        ids.copy_from_slice(&bytes[8..]);
+        WireEvent::from_words([u64::from_le_bytes(head), u64::from_le_bytes(ids)])
     }
 
     /// The events this slot stands for, with dense ids as they are: one, or
     /// two for `REQUEST_ACQUIRE`. `index` (the slot's place in its batch) goes
     /// into errors.
     pub fn ops(&self, index: usize) -> Result<(Op, Option<Op>), WireError> {
-        let (a, b) = (self.a, self.b);
+        let (a, b) = (u64::from(self.a), self.b);
         let bad = |what: String| WireError::Field { index, what };
         let mode = || {
             mode_of(self.f1).ok_or_else(|| bad(format!("mode code {} (expected 0 to 2)", self.f1)))
-        };
-        let child = || {
-            u32::try_from(a)
-                .map(ThreadId)
-                .map_err(|_| bad(format!("thread id {a} does not fit 32 bits")))
         };
         let op = match self.tag {
             tag::REQUEST => Op::Request {
@@ -423,8 +511,12 @@ impl WireEvent {
                 channel: ObjectId(a),
                 seq: b,
             },
-            tag::FORK => Op::Fork { child: child()? },
-            tag::JOIN => Op::Join { child: child()? },
+            tag::FORK => Op::Fork {
+                child: ThreadId(self.a),
+            },
+            tag::JOIN => Op::Join {
+                child: ThreadId(self.a),
+            },
             tag::BEGIN => Op::Begin,
             tag::END => Op::End,
             tag::ACCESS => Op::Access {
@@ -453,8 +545,9 @@ impl WireEvent {
     }
 }
 
-/// Whether `next` can share a `REQUEST_ACQUIRE` slot with `request`.
-pub fn fuses(request: &Event, next: &Event) -> Option<WireEvent> {
+/// The `REQUEST_ACQUIRE` slot of `request` and `next` when they can share
+/// one, `Ok(None)` when they cannot, or why `next` does not fit a slot.
+pub fn fuses(request: &Event, next: &Event) -> Result<Option<WireEvent>, WireError> {
     match (request.op, next.op) {
         (
             Op::Request { lock, mode },
@@ -462,17 +555,17 @@ pub fn fuses(request: &Event, next: &Event) -> Option<WireEvent> {
                 lock: l2,
                 mode: m2,
                 attempt: Attempt::Blocking,
-                seq,
+                ..
             },
-        ) if lock == l2 && mode == m2 && request.site == next.site => Some(WireEvent {
-            tag: tag::REQUEST_ACQUIRE,
-            f1: mode_code(mode),
-            f2: 0,
-            site: request.site.0,
-            a: lock.0,
-            b: seq,
-        }),
-        _ => None,
+        ) if lock == l2 && mode == m2 && request.site == next.site => {
+            // A blocking `Acquire`'s slot with the tag of both events.
+            let acquire = WireEvent::from_op(next.op, next.site)?;
+            Ok(Some(WireEvent {
+                tag: tag::REQUEST_ACQUIRE,
+                ..acquire
+            }))
+        }
+        _ => Ok(None),
     }
 }
 

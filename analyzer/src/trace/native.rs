@@ -479,7 +479,7 @@ impl DenseLoader {
                 self.max_site_used = w.site;
             }
             let site = SiteIdx(w.site);
-            let (a, b) = (w.a, w.b);
+            let (a, b) = (u64::from(w.a), w.b);
             let op = match w.tag {
                 tag::REQUEST_ACQUIRE => {
                     let lock = lock(&mut objects, &mut in_order, &mut provisional, a, b, at)?;

@@ -7,22 +7,28 @@
 use sync_trace::wire::{self, tag};
 use sync_trace::{Attempt, Event, MemoryOrder, Mode, ObjectId, Op, SiteId, ThreadId};
 
-/// One recorded event: 24 bytes, no padding, no enum.
+/// One recorded event: 16 bytes, the trace file's event slot (format
+/// version 2) as two words, so a drain copies it as is.
+///
+/// Ids fit their fields: the recorder numbers objects densely from 1, and
+/// 2^32 objects would first take more than 80 GiB of descriptions (each at
+/// least 20 bytes) in the trace; thread ids are `u32`. A `b` value (a
+/// per-object sequence number, generation or version, or a lock id) is kept
+/// modulo 2^48: one object reaching 2^48 events would have written 4 PiB of
+/// slots for that object alone (days of nothing but locking it), so the wrap
+/// is not reached in practice, and checking for it would cost every event
+/// a compare on the hot path.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(C)]
 pub(crate) struct RawEvent {
-    /// Which `Op` variant (the `TAG_*` constants).
-    tag: u8,
-    /// A `Mode` (`mode_code`), or the first flag.
-    f1: u8,
-    /// An `Attempt` (`attempt_code`), or a `MemoryOrder` (`order_code`).
-    f2: u8,
-    _pad: u8,
-    site: u32,
-    /// The object (lock, condvar, barrier, channel, variable) or child thread.
-    a: u64,
-    /// The sequence number, generation, version or second object.
-    b: u64,
+    /// `tag | (f1 | f2 << 4) << 8 | b << 16`: the `TAG_*` constant; a `Mode`
+    /// (`mode_code`) or the first flag; an `Attempt` (`attempt_code`) or a
+    /// `MemoryOrder` (`order_code`); the sequence number, generation,
+    /// version or second object.
+    head: u64,
+    /// `site | a << 32`: the site, and the object (lock, condvar, barrier,
+    /// channel, variable) or child thread.
+    ids: u64,
 }
 
 // The ring's tags are the trace file's (format version 2), so a slot is written as is.
@@ -108,15 +114,7 @@ impl RawEvent {
     /// match folds away and only the stores of one variant remain.
     #[inline(always)]
     pub(crate) fn new(op: Op, site: SiteId) -> RawEvent {
-        let raw = |tag: u8, f1: u8, f2: u8, a: u64, b: u64| RawEvent {
-            tag,
-            f1,
-            f2,
-            _pad: 0,
-            site: site.0,
-            a,
-            b,
-        };
+        let raw = |tag: u8, f1: u8, f2: u8, a: u64, b: u64| RawEvent::pack(tag, f1, f2, site, a, b);
         match op {
             Op::Request { lock, mode } => raw(TAG_REQUEST, mode_code(mode), 0, lock.0, 0),
             Op::Acquire {
@@ -183,22 +181,57 @@ impl RawEvent {
     /// `Acquire { attempt: Blocking, seq }`, in one slot.
     #[inline(always)]
     pub(crate) fn request_acquire(lock: ObjectId, mode: Mode, seq: u64, site: SiteId) -> RawEvent {
+        RawEvent::pack(
+            TAG_REQUEST_ACQUIRE,
+            mode_code(mode),
+            attempt_code(Attempt::Blocking),
+            site,
+            lock.0,
+            seq,
+        )
+    }
+
+    /// The two words of a slot. `a` is an id below 2^32 and `b` is kept
+    /// modulo 2^48 (see the type's doc for why neither is checked here).
+    #[inline(always)]
+    fn pack(tag: u8, f1: u8, f2: u8, site: SiteId, a: u64, b: u64) -> RawEvent {
+        debug_assert!(a <= u64::from(u32::MAX), "object id {a} beyond 32 bits");
         RawEvent {
-            tag: TAG_REQUEST_ACQUIRE,
-            f1: mode_code(mode),
-            f2: attempt_code(Attempt::Blocking),
-            _pad: 0,
-            site: site.0,
-            a: lock.0,
-            b: seq,
+            head: u64::from(tag) | u64::from(f1 | f2 << 4) << 8 | b << 16,
+            ids: u64::from(site.0) | a << 32,
         }
+    }
+
+    #[inline(always)]
+    fn tag(self) -> u8 {
+        self.head as u8
+    }
+
+    fn f1(self) -> u8 {
+        (self.head >> 8) as u8 & 0xf
+    }
+
+    fn f2(self) -> u8 {
+        (self.head >> 12) as u8 & 0xf
+    }
+
+    fn site(self) -> SiteId {
+        SiteId(self.ids as u32)
+    }
+
+    fn a(self) -> u64 {
+        self.ids >> 32
+    }
+
+    fn b(self) -> u64 {
+        self.head >> 16
     }
 
     /// Appends the events this stands for (one, or two for `request_acquire`).
     pub(crate) fn push_events(self, out: &mut Vec<Event>) {
-        if self.tag == TAG_REQUEST_ACQUIRE {
-            let site = SiteId(self.site);
-            let (lock, mode) = (ObjectId(self.a), mode_of(self.f1));
+        if self.tag() == TAG_REQUEST_ACQUIRE {
+            let site = self.site();
+            let (lock, mode) = (ObjectId(self.a()), mode_of(self.f1()));
             out.push(Event {
                 op: Op::Request { lock, mode },
                 site,
@@ -208,7 +241,7 @@ impl RawEvent {
                     lock,
                     mode,
                     attempt: Attempt::Blocking,
-                    seq: self.b,
+                    seq: self.b(),
                 },
                 site,
             });
@@ -219,28 +252,28 @@ impl RawEvent {
 
     /// The event this was made from (not for `request_acquire`).
     pub(crate) fn event(self) -> Event {
-        let (a, b) = (self.a, self.b);
-        let flag = self.f1 != 0;
+        let (a, b, f1, f2) = (self.a(), self.b(), self.f1(), self.f2());
+        let flag = f1 != 0;
         // Child ids were widened from a `u32` by `new`.
         let child = ThreadId(a as u32);
-        let op = match self.tag {
+        let op = match self.tag() {
             TAG_REQUEST => Op::Request {
                 lock: ObjectId(a),
-                mode: mode_of(self.f1),
+                mode: mode_of(f1),
             },
             TAG_ACQUIRE => Op::Acquire {
                 lock: ObjectId(a),
-                mode: mode_of(self.f1),
-                attempt: attempt_of(self.f2),
+                mode: mode_of(f1),
+                attempt: attempt_of(f2),
                 seq: b,
             },
             TAG_TRY_FAILED => Op::TryFailed {
                 lock: ObjectId(a),
-                mode: mode_of(self.f1),
+                mode: mode_of(f1),
             },
             TAG_RELEASE => Op::Release {
                 lock: ObjectId(a),
-                mode: mode_of(self.f1),
+                mode: mode_of(f1),
                 seq: b,
             },
             TAG_COND_WAIT => Op::CondWait {
@@ -281,20 +314,24 @@ impl RawEvent {
             _ => Op::Access {
                 var: ObjectId(a),
                 write: flag,
-                order: order_of(self.f2),
+                order: order_of(f2),
                 version: b,
             },
         };
         Event {
             op,
-            site: SiteId(self.site),
+            site: self.site(),
         }
     }
 }
 
 /// How many events `raws` stand for.
 pub(crate) fn event_count(raws: &[RawEvent]) -> usize {
-    raws.len() + raws.iter().filter(|r| r.tag == TAG_REQUEST_ACQUIRE).count()
+    raws.len()
+        + raws
+            .iter()
+            .filter(|r| r.tag() == TAG_REQUEST_ACQUIRE)
+            .count()
 }
 
 /// The payload bytes of an `Events` record (format version 2, see `FORMAT.md`)
@@ -307,12 +344,8 @@ pub(crate) fn encode_events_payload(thread: ThreadId, raws: &[RawEvent], out: &m
     out.reserve(raws.len() * wire::EVENT_LEN);
     for r in raws {
         let mut slot = [0u8; wire::EVENT_LEN];
-        slot[0] = r.tag;
-        slot[1] = r.f1;
-        slot[2] = r.f2;
-        slot[4..8].copy_from_slice(&r.site.to_le_bytes());
-        slot[8..16].copy_from_slice(&r.a.to_le_bytes());
-        slot[16..24].copy_from_slice(&r.b.to_le_bytes());
+        slot[..8].copy_from_slice(&r.head.to_le_bytes());
+        slot[8..].copy_from_slice(&r.ids.to_le_bytes());
         out.extend_from_slice(&slot);
     }
 }
@@ -322,8 +355,14 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
+    /// The recorder's object ids: dense, so below 2^32 (see `RawEvent`).
     fn id() -> impl Strategy<Value = ObjectId> {
-        any::<u64>().prop_map(ObjectId)
+        any::<u32>().prop_map(|id| ObjectId(u64::from(id)))
+    }
+
+    /// Sequence numbers, generations and versions below 2^48 (see `RawEvent`).
+    fn count() -> impl Strategy<Value = u64> {
+        0..=wire::MAX_B
     }
 
     fn mode() -> impl Strategy<Value = Mode> {
@@ -344,11 +383,10 @@ mod tests {
             Just(Some(MemoryOrder::AcqRel)),
             Just(Some(MemoryOrder::SeqCst)),
         ];
-        let n = any::<u64>();
         let child = any::<u32>().prop_map(ThreadId);
         prop_oneof![
             (id(), mode()).prop_map(|(lock, mode)| Op::Request { lock, mode }),
-            (id(), mode(), attempt, n).prop_map(|(lock, mode, attempt, seq)| {
+            (id(), mode(), attempt, count()).prop_map(|(lock, mode, attempt, seq)| {
                 Op::Acquire {
                     lock,
                     mode,
@@ -357,39 +395,39 @@ mod tests {
                 }
             }),
             (id(), mode()).prop_map(|(lock, mode)| Op::TryFailed { lock, mode }),
-            (id(), mode(), n).prop_map(|(lock, mode, seq)| Op::Release { lock, mode, seq }),
+            (id(), mode(), count()).prop_map(|(lock, mode, seq)| Op::Release { lock, mode, seq }),
             (id(), id(), any::<bool>()).prop_map(|(condvar, lock, timed)| Op::CondWait {
                 condvar,
                 lock,
                 timed
             }),
-            (id(), n, any::<bool>()).prop_map(|(condvar, notified_seen, timed_out)| {
+            (id(), count(), any::<bool>()).prop_map(|(condvar, notified_seen, timed_out)| {
                 Op::CondWake {
                     condvar,
                     notified_seen,
                     timed_out,
                 }
             }),
-            (id(), any::<bool>(), n).prop_map(|(condvar, all, seq)| Op::Notify {
+            (id(), any::<bool>(), count()).prop_map(|(condvar, all, seq)| Op::Notify {
                 condvar,
                 all,
                 seq
             }),
-            (id(), n).prop_map(|(barrier, generation)| Op::BarrierArrive {
+            (id(), count()).prop_map(|(barrier, generation)| Op::BarrierArrive {
                 barrier,
                 generation
             }),
-            (id(), n).prop_map(|(barrier, generation)| Op::BarrierDepart {
+            (id(), count()).prop_map(|(barrier, generation)| Op::BarrierDepart {
                 barrier,
                 generation
             }),
-            (id(), n).prop_map(|(channel, seq)| Op::Send { channel, seq }),
-            (id(), n).prop_map(|(channel, seq)| Op::Recv { channel, seq }),
+            (id(), count()).prop_map(|(channel, seq)| Op::Send { channel, seq }),
+            (id(), count()).prop_map(|(channel, seq)| Op::Recv { channel, seq }),
             child.clone().prop_map(|child| Op::Fork { child }),
             child.prop_map(|child| Op::Join { child }),
             Just(Op::Begin),
             Just(Op::End),
-            (id(), any::<bool>(), order, n).prop_map(|(var, write, order, version)| {
+            (id(), any::<bool>(), order, count()).prop_map(|(var, write, order, version)| {
                 Op::Access {
                     var,
                     write,
@@ -411,7 +449,7 @@ mod tests {
     fn raw() -> impl Strategy<Value = RawEvent> {
         prop_oneof![
             (op(), any::<u32>()).prop_map(|(op, site)| RawEvent::new(op, SiteId(site))),
-            (id(), mode(), any::<u64>(), any::<u32>()).prop_map(|(lock, mode, seq, site)| {
+            (id(), mode(), count(), any::<u32>()).prop_map(|(lock, mode, seq, site)| {
                 RawEvent::request_acquire(lock, mode, seq, SiteId(site))
             }),
         ]
@@ -451,7 +489,7 @@ mod tests {
         fn a_slot_is_the_formats(op in op(), site in any::<u32>()) {
             let mut payload = Vec::new();
             encode_events_payload(ThreadId(0), &[RawEvent::new(op, SiteId(site))], &mut payload);
-            let expected = wire::WireEvent::from_op(op, SiteId(site)).to_bytes();
+            let expected = wire::WireEvent::from_op(op, SiteId(site)).unwrap().to_bytes();
             prop_assert_eq!(&payload[wire::EVENTS_HEADER_LEN..], &expected[..]);
         }
     }
@@ -478,7 +516,22 @@ mod tests {
     }
 
     #[test]
-    fn a_raw_event_is_24_bytes() {
-        assert_eq!(std::mem::size_of::<RawEvent>(), 24);
+    fn a_raw_event_is_a_slot() {
+        assert_eq!(std::mem::size_of::<RawEvent>(), wire::EVENT_LEN);
+        assert_eq!(wire::EVENT_LEN, 16);
+    }
+
+    /// The documented behaviour past 2^48 (not reached in practice): the
+    /// number is kept modulo 2^48, and nothing else in the slot changes.
+    #[test]
+    fn a_seq_beyond_48_bits_wraps_without_touching_other_fields() {
+        let (lock, site) = (ObjectId(u64::from(u32::MAX)), SiteId(u32::MAX));
+        let op = |seq| Op::Release {
+            lock,
+            mode: Mode::Upgradable,
+            seq,
+        };
+        let event = RawEvent::new(op(wire::MAX_B + 1 + 42), site).event();
+        assert_eq!(event, Event { op: op(42), site });
     }
 }
