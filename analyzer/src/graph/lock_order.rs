@@ -605,3 +605,117 @@ pub fn site_ref_of(s: &Site) -> SiteRef {
         display: s.to_string(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::{BTreeMap, BTreeSet};
+
+    use proptest::prelude::*;
+
+    use super::LockOrderGraph;
+    use crate::model::{Op, Trace};
+    use crate::predict::lock_dependencies;
+    use crate::trace::{LoadOptions, load_bytes};
+
+    /// An edge of trace `trace` from lock `from` to lock `to`, by lock index.
+    type OracleEdge = (usize, u32, u32);
+
+    /// A witness as (thread, held site, acquired site, trace), in display form.
+    type OracleWitness = (String, String, String, String);
+
+    /// An STD trace of `steps` (thread, lock, site): a thread takes the lock when
+    /// it does not hold it and otherwise releases its most recent lock, so every
+    /// thread nests properly and never re-acquires a held lock.
+    fn std_trace(steps: &[(u8, u8, u8)]) -> String {
+        let mut held: BTreeMap<u8, Vec<u8>> = BTreeMap::new();
+        let mut text = String::new();
+        for &(t, l, s) in steps {
+            let stack = held.entry(t).or_default();
+            if stack.contains(&l) {
+                let top = stack.pop().unwrap_or(l);
+                text.push_str(&format!("T{t}|rel(L{top})|{s}\n"));
+            } else {
+                stack.push(l);
+                text.push_str(&format!("T{t}|acq(L{l})|{s}\n"));
+            }
+        }
+        text
+    }
+
+    /// Every edge of `trace` (number `t`) with its witnesses, straight from the events:
+    /// each acquisition is ordered after every lock its thread holds at that moment.
+    fn oracle(t: usize, trace: &Trace, out: &mut BTreeMap<OracleEdge, BTreeSet<OracleWitness>>) {
+        let mut held: BTreeMap<u32, Vec<(u32, String)>> = BTreeMap::new();
+        for ev in &trace.events {
+            let site = super::site_ref(trace, ev.site).display;
+            let stack = held.entry(ev.thread.0).or_default();
+            match ev.op {
+                Op::Acquire { lock, .. } => {
+                    for (h, held_at) in stack.iter() {
+                        out.entry((t, *h, lock.0)).or_default().insert((
+                            super::thread_name(trace, ev.thread.0 as usize),
+                            held_at.clone(),
+                            site.clone(),
+                            trace.source.clone(),
+                        ));
+                    }
+                    stack.push((lock.0, site));
+                }
+                Op::Release { lock, .. } => stack.retain(|(h, _)| *h != lock.0),
+                _ => {}
+            }
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(128))]
+
+        /// Edges, their witnesses and their dependencies match a walk of the events.
+        #[test]
+        fn edges_and_witnesses_match_the_events(
+            runs in proptest::collection::vec(
+                proptest::collection::vec((0u8..3, 0u8..4, 1u8..5), 1..40),
+                1..3,
+            )
+        ) {
+            let traces: Vec<Trace> = runs
+                .iter()
+                .enumerate()
+                .map(|(i, steps)| {
+                    load_bytes(&format!("t{i}.std"), std_trace(steps).as_bytes(), &LoadOptions::default())
+                        .expect("generated trace loads")
+                })
+                .collect();
+            let deps: Vec<_> = traces.iter().map(lock_dependencies).collect();
+            let graph = LockOrderGraph::build(&traces, &deps);
+            let mut expected: BTreeMap<OracleEdge, BTreeSet<OracleWitness>> = BTreeMap::new();
+            for (t, trace) in traces.iter().enumerate() {
+                oracle(t, trace, &mut expected);
+            }
+            let mut seen = 0;
+            for (&(t, from, to), witnesses) in &expected {
+                let node = |l: u32| graph.node_of(t, crate::model::ObjIdx(l)).expect("lock has a node");
+                let edge = graph.edge(node(from), node(to)).expect("edge exists");
+                // The traces' locks are all instance-keyed, so edges of different traces never merge.
+                let got: BTreeSet<OracleWitness> = edge
+                    .witnesses
+                    .iter()
+                    .map(|w| (w.thread.clone(), w.held_at.display.clone(), w.acquired_at.display.clone(), w.trace.clone()))
+                    .collect();
+                prop_assert_eq!(&got, witnesses);
+                // Exactly the dependencies acquiring `to` while holding `from`.
+                let want_deps: BTreeSet<usize> = deps[t]
+                    .deps
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, d)| d.lock.0 == to && d.held.iter().any(|&(h, _)| h.0 == from))
+                    .map(|(i, _)| i)
+                    .collect();
+                let got_deps: BTreeSet<usize> = edge.deps.iter().filter(|d| d.trace == t).map(|d| d.dep).collect();
+                prop_assert_eq!(got_deps, want_deps);
+                seen += 1;
+            }
+            prop_assert_eq!(graph.graph.edge_count(), seen);
+        }
+    }
+}
