@@ -393,26 +393,31 @@ impl AnalysisBuilder {
     fn predict(&mut self, trace: &Trace) {
         let options = &self.options;
         let deps = lock_dependencies_bounded(trace, options.max_held);
-        let found = deadlock_patterns(&deps.deps, options.max_cycle_len, options.max_cycles);
-        // Confirming any pattern needs the closure index (linear in the trace to build):
-        // on a large trace it is built on a second thread while the graph takes this
-        // trace in, rather than after it (by then the race thread is usually done).
+        // The graph, the pattern search and the closure index (linear in the trace to
+        // build; any confirmation needs it) only read the dependencies: on a large trace
+        // the graph takes the trace in on a second thread while this one searches for
+        // patterns and, if there are any, builds the index (by then the race thread is
+        // usually done, so the two share the cores).
         let closure: OnceCell<ClosureIndex> = OnceCell::new();
-        let mut kept = if !found.patterns.is_empty() && trace.events.len() >= RACE_THREAD_MIN_EVENTS
-        {
+        let (found, mut kept) = if trace.events.len() >= RACE_THREAD_MIN_EVENTS {
             let graph = &mut self.graph;
-            let (index, kept) = std::thread::scope(|scope| {
-                let index = scope.spawn(|| ClosureIndex::new(trace));
-                let kept = graph.add_trace(trace, &deps);
-                let index = index
+            let deps = &deps;
+            std::thread::scope(|scope| {
+                let kept = scope.spawn(move || graph.add_trace(trace, deps));
+                let found =
+                    deadlock_patterns(&deps.deps, options.max_cycle_len, options.max_cycles);
+                if !found.patterns.is_empty() {
+                    let _ = closure.set(ClosureIndex::new(trace));
+                }
+                let kept = kept
                     .join()
                     .unwrap_or_else(|payload| std::panic::resume_unwind(payload));
-                (index, kept)
-            });
-            let _ = closure.set(index);
-            kept
+                (found, kept)
+            })
         } else {
-            self.graph.add_trace(trace, &deps)
+            let kept = self.graph.add_trace(trace, &deps);
+            let found = deadlock_patterns(&deps.deps, options.max_cycle_len, options.max_cycles);
+            (found, kept)
         };
         if deps.held_truncated > 0 {
             self.limits.insert(LimitHit {
