@@ -6,7 +6,7 @@
 //! ```
 //!
 //! Version 2 (written) lays payloads out by hand ([`crate::wire`]): fixed-width
-//! 24-byte events with dense ids. Version 1 (still read) holds one
+//! 16-byte events with dense ids. Version 1 (still read) holds one
 //! postcard-encoded [`Record`] per payload.
 //!
 //! Each frame is written with one `write_all` call, so a process killed at any
