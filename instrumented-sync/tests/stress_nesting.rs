@@ -324,7 +324,7 @@ fn check(threads: u64, ops: u64, inverted: bool) -> Outcome {
     o
 }
 
-/// Recorder memory is per thread (a 48 KiB ring) plus the writer's buffer:
+/// Recorder memory is per thread (a 32 KiB ring) plus the writer's buffer:
 /// far below this bound whatever the operation count.
 const RSS_BOUND_KIB: u64 = 256 * 1024;
 

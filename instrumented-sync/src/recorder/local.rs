@@ -29,7 +29,7 @@ use super::output;
 use super::raw::RawEvent;
 
 /// Events a thread's ring holds before its owner writes them out itself
-/// (a power of two). With 24-byte events, 48 KiB per thread.
+/// (a power of two). With 16-byte events, 32 KiB per thread.
 pub(crate) const BUFFER_CAPACITY: usize = 2048;
 const MASK: usize = BUFFER_CAPACITY - 1;
 
