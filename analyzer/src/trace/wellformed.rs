@@ -9,7 +9,6 @@
 use std::path::Path;
 
 use super::LoadError;
-use crate::model::fast_hash::FastHashMap;
 use crate::model::{Event, Mode, ObjIdx, ObjectKind, Op, Position, ThreadIdx, Trace};
 
 /// Something ill-formed at one event.
@@ -31,8 +30,8 @@ struct Hold {
 /// Streaming checker: feed every event in trace order.
 #[derive(Debug, Default)]
 pub(crate) struct Checker {
-    /// Current holders per lock.
-    holds: FastHashMap<ObjIdx, Vec<Hold>>,
+    /// Current holders per lock, indexed by object (dense ids: no hashing per event).
+    holds: Vec<Vec<Hold>>,
     /// Threads that have had an event so far.
     started: Vec<bool>,
     /// Every fork seen, to report children that never run.
@@ -47,9 +46,19 @@ fn conflicts(held: Mode, wanted: Mode) -> bool {
 }
 
 impl Checker {
+    /// The holders of `lock`, growing the table to the trace's objects on first use.
+    fn holds_of(&mut self, trace: &Trace, lock: ObjIdx) -> &mut Vec<Hold> {
+        let i = lock.0 as usize;
+        if self.holds.len() <= i {
+            self.holds
+                .resize_with(trace.objects.len().max(i + 1), Vec::new);
+        }
+        &mut self.holds[i]
+    }
+
     /// How many times `thread` holds `lock` (all modes).
     pub fn depth(&self, thread: ThreadIdx, lock: ObjIdx) -> u32 {
-        self.holds.get(&lock).map_or(0, |h| {
+        self.holds.get(lock.0 as usize).map_or(0, |h| {
             h.iter()
                 .filter(|h| h.thread == thread)
                 .map(|h| h.depth)
@@ -81,7 +90,7 @@ impl Checker {
         let mut problem = None;
         match event.op {
             Op::Acquire { lock, mode, .. } => {
-                let holds = self.holds.entry(lock).or_default();
+                let holds = self.holds_of(trace, lock);
                 let reentrant = trace
                     .objects
                     .get(lock.0 as usize)
@@ -119,7 +128,7 @@ impl Checker {
                 }
             }
             Op::Release { lock, mode } => {
-                let holds = self.holds.entry(lock).or_default();
+                let holds = self.holds_of(trace, lock);
                 // Prefer the mode released; a mismatched mode still releases the thread's hold.
                 let index = holds
                     .iter()
