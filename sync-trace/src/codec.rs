@@ -139,6 +139,22 @@ pub struct TraceWriter<W: Write> {
     ids: DenseIds,
 }
 
+/// The dense id of `key` in `map` (numbered from `first` in order of first
+/// use), and whether it is new.
+fn dense_id<K: std::hash::Hash + Eq>(
+    map: &mut HashMap<K, u32>,
+    key: K,
+    first: usize,
+    what: &str,
+) -> io::Result<(u32, bool)> {
+    if let Some(&d) = map.get(&key) {
+        return Ok((d, false));
+    }
+    let d = u32::try_from(map.len() + first).map_err(|_| too_many(what))?;
+    map.insert(key, d);
+    Ok((d, true))
+}
+
 /// The writer's map from the caller's ids to dense ids.
 #[derive(Default)]
 struct DenseIds {
@@ -178,12 +194,7 @@ impl<W: Write> TraceWriter<W> {
     }
 
     fn thread(&mut self, id: ThreadId) -> io::Result<(u32, bool)> {
-        if let Some(&d) = self.ids.threads.get(&id.0) {
-            return Ok((d, false));
-        }
-        let d = u32::try_from(self.ids.threads.len()).map_err(|_| too_many("thread"))?;
-        self.ids.threads.insert(id.0, d);
-        Ok((d, true))
+        dense_id(&mut self.ids.threads, id.0, 0, "thread")
     }
 
     /// The dense id of thread `id`, declared first if new.
@@ -200,12 +211,7 @@ impl<W: Write> TraceWriter<W> {
     }
 
     fn object(&mut self, id: ObjectId) -> io::Result<(u32, bool)> {
-        if let Some(&d) = self.ids.objects.get(&id.0) {
-            return Ok((d, false));
-        }
-        let d = u32::try_from(self.ids.objects.len()).map_err(|_| too_many("object"))?;
-        self.ids.objects.insert(id.0, d);
-        Ok((d, true))
+        dense_id(&mut self.ids.objects, id.0, 0, "object")
     }
 
     fn declared_object(&mut self, id: ObjectId) -> io::Result<u32> {
@@ -224,12 +230,8 @@ impl<W: Write> TraceWriter<W> {
         if id == SiteId::UNKNOWN {
             return Ok((0, false));
         }
-        if let Some(&d) = self.ids.sites.get(&id.0) {
-            return Ok((d, false));
-        }
-        let d = u32::try_from(self.ids.sites.len() + 1).map_err(|_| too_many("site"))?;
-        self.ids.sites.insert(id.0, d);
-        Ok((d, true))
+        // Dense 0 is the unknown site, so known sites start at 1.
+        dense_id(&mut self.ids.sites, id.0, 1, "site")
     }
 
     fn declared_site(&mut self, id: SiteId) -> io::Result<u32> {
