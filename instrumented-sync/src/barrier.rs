@@ -119,13 +119,7 @@ impl Barrier {
                     kind: ObjectKind::Barrier,
                     label: self.meta.label(),
                     // Read under the state lock, before the last arrival can advance it.
-                    wakers: crate::waitfor::Wakers::Progress {
-                        counter: self.meta.progress(),
-                        seen: self
-                            .meta
-                            .progress()
-                            .load(std::sync::atomic::Ordering::SeqCst),
-                    },
+                    wakers: crate::waitfor::Wakers::progress(self.meta.progress()),
                     wakeable: true,
                 },
                 crate::recorder::site(site),

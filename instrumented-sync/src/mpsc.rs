@@ -76,13 +76,7 @@ impl<T> Chan<T> {
                 // Called with the state lock held, having found the wait
                 // must happen: any send, receive or disconnection from now
                 // on moves the counter.
-                wakers: Wakers::Progress {
-                    counter: self.meta.progress(),
-                    seen: self
-                        .meta
-                        .progress()
-                        .load(std::sync::atomic::Ordering::SeqCst),
-                },
+                wakers: Wakers::progress(self.meta.progress()),
                 wakeable: true,
             },
             site,

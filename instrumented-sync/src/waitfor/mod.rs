@@ -193,6 +193,18 @@ pub(crate) enum Wakers<'a> {
     Tokens(&'a (dyn PendingWakes + 'static)),
 }
 
+impl<'a> Wakers<'a> {
+    /// [`Wakers::Progress`] on `counter`, seen at its current value. Call with
+    /// the lock that guards the wait's condition held, after finding the wait
+    /// must happen.
+    pub(crate) fn progress(counter: &'a AtomicU64) -> Wakers<'a> {
+        Wakers::Progress {
+            counter,
+            seen: counter.load(Ordering::SeqCst),
+        }
+    }
+}
+
 /// A resource that hands out wakeups to its waiters (a condvar).
 pub(crate) trait PendingWakes: Sync {
     /// How many wakeups were sent and not yet taken by a waiter.
