@@ -18,10 +18,17 @@ pub fn write_stdout(bytes: &[u8]) -> Result<()> {
 /// Writes `path` atomically: `write` fills a temporary file next to it, which is
 /// then renamed over `path`, so readers never see a half-written file and a
 /// failure leaves any previous `path` untouched.
+///
+/// A `path` that exists and is not a regular file (`/dev/null`, `/dev/stdout`, a
+/// FIFO) is written in place: renaming over it would replace the device with a
+/// plain file, which as root breaks every later user of `/dev/null`.
 pub fn write_atomically(
     path: &Path,
     write: impl FnOnce(&mut dyn Write) -> Result<()>,
 ) -> Result<()> {
+    if fs::metadata(path).is_ok_and(|m| !m.is_file() && !m.is_dir()) {
+        return write_in_place(path, write);
+    }
     let temp = temp_path(path)?;
     let result = (|| -> Result<()> {
         let file = OpenOptions::new()
@@ -45,6 +52,16 @@ pub fn write_atomically(
         let _ = fs::remove_file(&temp);
     }
     result
+}
+
+fn write_in_place(path: &Path, write: impl FnOnce(&mut dyn Write) -> Result<()>) -> Result<()> {
+    let file = OpenOptions::new()
+        .write(true)
+        .open(path)
+        .with_context(|| format!("{}: cannot open for writing", path.display()))?;
+    let mut out = BufWriter::new(file);
+    write(&mut out)?;
+    out.flush().with_context(|| format!("{}", path.display()))
 }
 
 /// `dir/.name.<pid>.tmp`: same directory (so rename stays on one file system), hidden, per process.
@@ -99,6 +116,32 @@ mod tests {
         assert_eq!(err.to_string(), "conversion failed");
         assert_eq!(fs::read_to_string(&path).unwrap(), "old");
         assert!(!temp_path(&path).unwrap().exists());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_fifo_is_written_through_not_replaced() {
+        use std::os::unix::fs::FileTypeExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("pipe");
+        let made = std::process::Command::new("mkfifo").arg(&path).status();
+        if !made.is_ok_and(|s| s.success()) {
+            eprintln!("mkfifo unavailable; skipping");
+            return;
+        }
+        let reader = {
+            let path = path.clone();
+            std::thread::spawn(move || fs::read(path).unwrap())
+        };
+        write_file(&path, b"through the pipe\n").unwrap();
+        // Checked before joining: had the FIFO been replaced, the reader would wait forever.
+        assert!(fs::metadata(&path).unwrap().file_type().is_fifo());
+        assert_eq!(reader.join().unwrap(), b"through the pipe\n");
+        assert_eq!(
+            fs::read_dir(dir.path()).unwrap().count(),
+            1,
+            "no temp file left"
+        );
     }
 
     #[test]
