@@ -94,6 +94,10 @@ macro_rules! acquire {
         } else {
             (SiteId::UNKNOWN, (ObjectId(0), $self.inner.$std_call()))
         };
+        // Readers are listed for the deadlock detector (a writer waits for them).
+        if $mode == Mode::Read && lock != ObjectId(0) {
+            crate::waitfor::read_acquired(&$self.meta, site);
+        }
         // The guard built at one place: built in each arm, it was copied into
         // the result through memory (see `Mutex::lock`).
         let (inner, poisoned) = match result {
@@ -125,6 +129,8 @@ macro_rules! acquire {
         };
         if $mode == Mode::Write {
             $self.meta.holder.set(recorder::this_thread(), site);
+        } else {
+            crate::waitfor::read_acquired(&$self.meta, site);
         }
         let seq = $self.meta.next_seq_held($mode);
         record_at(
@@ -223,6 +229,8 @@ macro_rules! guard_impls {
                 }
                 if $mode == Mode::Write {
                     self.meta.holder.clear();
+                } else {
+                    crate::waitfor::read_released(self.meta);
                 }
                 // Readers share the counter: fetch_add keeps their numbers distinct.
                 let seq = self.meta.next_seq_held($mode);

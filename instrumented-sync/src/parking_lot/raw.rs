@@ -23,22 +23,43 @@ fn push_held(lock: ObjectId, mode: Mode, site: SiteId) {
     let _ = HELD.try_with(|h| h.borrow_mut().push((lock, mode, site)));
 }
 
-/// Forgets the latest hold of `lock` in `mode` and returns its acquisition site.
-fn pop_held(lock: ObjectId, mode: Mode) -> SiteId {
+/// Forgets the latest hold of `lock` in `mode` and returns its acquisition
+/// site; `None` if this thread has no recorded hold of it (recording was off).
+fn pop_held(lock: ObjectId, mode: Mode) -> Option<SiteId> {
     HELD.try_with(|h| {
         let mut h = h.borrow_mut();
-        match h.iter().rposition(|&(l, m, _)| l == lock && m == mode) {
-            Some(i) => h.remove(i).2,
-            None => SiteId::UNKNOWN,
-        }
+        h.iter()
+            .rposition(|&(l, m, _)| l == lock && m == mode)
+            .map(|i| h.remove(i).2)
     })
-    .unwrap_or(SiteId::UNKNOWN)
+    .ok()
+    .flatten()
 }
 
 /// Whether this thread holds `lock` in `mode`.
 fn holds(lock: ObjectId, mode: Mode) -> bool {
     HELD.try_with(|h| h.borrow().iter().any(|&(l, m, _)| l == lock && m == mode))
         .unwrap_or(false)
+}
+
+/// Tells the deadlock detector who holds the lock: the holder word for an
+/// exclusive hold (`recorder::blocking_acquire` sets it too, but not for try
+/// and timed ones), the thread's read-hold table for a shared or upgradable one.
+fn holder_acquired(meta: &ObjectMeta, lock: ObjectId, mode: Mode, site: SiteId) {
+    if lock == ObjectId(0) {
+        return;
+    }
+    match mode {
+        Mode::Write => meta.holder.set(recorder::this_thread(), site),
+        Mode::Read | Mode::Upgradable => crate::waitfor::read_acquired(meta, site),
+    }
+}
+
+fn holder_released(meta: &ObjectMeta, mode: Mode) {
+    match mode {
+        Mode::Write => meta.holder.clear(),
+        Mode::Read | Mode::Upgradable => crate::waitfor::read_released(meta),
+    }
 }
 
 /// A blocking acquisition: `Request` then `Acquire { Blocking }`.
@@ -65,6 +86,7 @@ fn blocking(
             Ok(())
         },
     );
+    holder_acquired(meta, lock, mode, site);
     push_held(lock, mode, site);
 }
 
@@ -102,6 +124,7 @@ fn acquired(meta: &ObjectMeta, lock: ObjectId, mode: Mode, attempt: Attempt, sit
         },
         site,
     );
+    holder_acquired(meta, lock, mode, site);
     push_held(lock, mode, site);
 }
 
@@ -109,6 +132,10 @@ fn acquired(meta: &ObjectMeta, lock: ObjectId, mode: Mode, attempt: Attempt, sit
 fn released(meta: &ObjectMeta, mode: Mode) -> SiteId {
     let lock = meta.id();
     let site = pop_held(lock, mode);
+    if site.is_some() {
+        holder_released(meta, mode);
+    }
+    let site = site.unwrap_or(SiteId::UNKNOWN);
     let seq = meta.next_seq_held(mode);
     record_at(Op::Release { lock, mode, seq }, site);
     site

@@ -1,8 +1,9 @@
 //! Live deadlock detection: a wait-for graph over every blocking primitive.
 //!
 //! Nothing here runs on an uncontended fast path. A lock records its exclusive
-//! holder with one relaxed store into its own [`HolderWord`]; everything else
-//! happens once a thread is about to block:
+//! holder with one relaxed store into its own [`HolderWord`], and a read hold
+//! of a reader-writer lock is one relaxed store into the reading thread's own
+//! table ([`readers`]); everything else happens once a thread is about to block:
 //!
 //! 1. [`block_on`] registers what the thread waits for (and who could wake it)
 //!    in a process-wide registry and walks the wait-for graph from it. A cycle
@@ -24,6 +25,7 @@
 //! The registry and the watchdog use std primitives only, never this crate's.
 
 mod graph;
+mod readers;
 mod report;
 mod watchdog;
 
@@ -34,8 +36,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex as StdMutex, MutexGuard as StdMutexGuard, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
-pub use report::{BlockedThread, DeadlockReport, Detection, HeldLock};
-use sync_trace::{ObjectKind, SiteId, ThreadId};
+pub use report::{BlockedThread, DeadlockReport, Detection, HeldLock, WakersAre};
+use sync_trace::{Mode, ObjectKind, SiteId, ThreadId};
 
 use crate::recorder;
 
@@ -172,6 +174,18 @@ pub(crate) enum Wakers<'a> {
     /// between two condvar wait slices, a new holder about to record itself),
     /// so the waiter is about to run.
     ExclusiveHolder(&'a HolderWord),
+    /// A reader-writer lock: its exclusive holder when there is one; else,
+    /// for a writer, every thread holding it for reading; for a reader, every
+    /// writer queued ahead of it (std's and parking_lot's locks let no new
+    /// reader in while a writer waits). Neither means the lock is free.
+    RwLock {
+        /// The lock's exclusive holder.
+        holder: &'a HolderWord,
+        /// The lock's identity in the threads' read-hold tables.
+        key: usize,
+        /// Whether the waiter wants to write.
+        write: bool,
+    },
     /// One thread (a joined thread, a `OnceLock`'s initialiser).
     Thread(ThreadId),
     /// Possibly any thread (condvar, barrier, channel).
@@ -244,9 +258,21 @@ struct TokensPtr(*const (dyn PendingWakes + 'static));
 // through `&` while its waiter's `WaitGuard` is alive (see `snapshot`).
 unsafe impl Send for TokensPtr {}
 
+/// A raw pointer to a registered waiter's lock holder word.
+struct HolderPtr(*const HolderWord);
+
+// SAFETY: `HolderWord` is `Sync`; the pointee is only read while its waiter's
+// `WaitGuard` is alive (see `snapshot`).
+unsafe impl Send for HolderPtr {}
+
 enum RawWakers {
     /// The pointer, and whether no owner means the resource is free.
     Owners(OwnersPtr, bool),
+    RwLock {
+        holder: HolderPtr,
+        key: usize,
+        write: bool,
+    },
     Thread(u32),
     Unknown,
     Progress(CounterPtr, u64),
@@ -278,6 +304,8 @@ struct Entry {
 struct Slot {
     name: String,
     thread: Option<std::thread::Thread>,
+    /// The thread's read holds (once it has registered itself).
+    reads: Option<Arc<readers::ReadHolds>>,
     verdict: Arc<Verdict>,
     wait: Option<Entry>,
 }
@@ -310,21 +338,25 @@ fn display_name(id: u32, name: Option<&str>) -> String {
 /// The calling thread's registration; dropping it (at thread exit) unregisters.
 struct Registration {
     id: u32,
+    reads: Arc<readers::ReadHolds>,
 }
 
 impl Registration {
     fn new() -> Registration {
         let id = recorder::this_thread().0;
         let current = std::thread::current();
+        let reads = Arc::new(readers::ReadHolds::default());
         let mut reg = registry();
         let slot = reg.threads.entry(id).or_insert_with(|| Slot {
             name: display_name(id, current.name()),
             thread: None,
+            reads: None,
             verdict: Arc::default(),
             wait: None,
         });
         slot.thread = Some(current);
-        Registration { id }
+        slot.reads = Some(Arc::clone(&reads));
+        Registration { id, reads }
     }
 }
 
@@ -355,6 +387,7 @@ pub(crate) fn forked(child: ThreadId, name: Option<&str>) {
     registry().threads.entry(child.0).or_insert_with(|| Slot {
         name: display_name(child.0, name),
         thread: None,
+        reads: None,
         verdict: Arc::default(),
         wait: None,
     });
@@ -384,6 +417,25 @@ fn ended(id: u32) {
             th.unpark();
         }
     }
+}
+
+/// The identity of the lock described by `meta` in read-hold tables: its
+/// address, stable while anyone holds or waits for it.
+fn read_key(meta: &recorder::ObjectMeta) -> usize {
+    std::ptr::from_ref(meta).addr()
+}
+
+/// The calling thread took the reader-writer lock `meta` for reading (or
+/// upgradable reading) at `site`. A store into the thread's own table.
+#[inline]
+pub(crate) fn read_acquired(meta: &recorder::ObjectMeta, site: SiteId) {
+    let _ = REGISTERED.try_with(|r| r.reads.enter(read_key(meta), site));
+}
+
+/// The calling thread released one read hold of `meta`.
+#[inline]
+pub(crate) fn read_released(meta: &recorder::ObjectMeta) {
+    let _ = REGISTERED.try_with(|r| r.reads.exit(read_key(meta)));
 }
 
 /// Whether `thread` is registered and has not ended.
@@ -498,6 +550,11 @@ pub(crate) fn block_on(resource: Resource<'_>, site: SiteId) -> WaitGuard<'_> {
             let o: &(dyn Owners + 'static) = h;
             RawWakers::Owners(OwnersPtr(std::ptr::from_ref(o)), true)
         }
+        Wakers::RwLock { holder, key, write } => RawWakers::RwLock {
+            holder: HolderPtr(std::ptr::from_ref(holder)),
+            key,
+            write,
+        },
         Wakers::Thread(t) => RawWakers::Thread(t.0),
         Wakers::Unknown => RawWakers::Unknown,
         Wakers::Progress { counter, seen } => {
@@ -580,6 +637,13 @@ fn snapshot(reg: &Registry) -> Snapshot {
                 }
                 // The joined thread ended: the join is about to return.
                 RawWakers::Thread(_) => graph::Node::Running,
+                RawWakers::RwLock { holder, key, write } => {
+                    // SAFETY: as for `Owners` below: the holder word belongs to
+                    // the lock borrowed by this entry's live `WaitGuard`.
+                    // Exercised by every test of tests/waitfor_rwlock.rs.
+                    let holder = unsafe { &*holder.0 };
+                    rwlock_wakers(reg, t, holder, *key, *write, &mut holders)
+                }
                 RawWakers::Owners(p, unowned_is_free) => {
                     let mut out = Vec::new();
                     // SAFETY: `p` was made from a `&'a dyn Owners` passed to
@@ -604,6 +668,63 @@ fn snapshot(reg: &Registry) -> Snapshot {
         nodes.insert(t, node);
     }
     Snapshot { nodes, holders }
+}
+
+/// Who can end `waiter`'s wait for a reader-writer lock (see [`Wakers::RwLock`]).
+fn rwlock_wakers(
+    reg: &Registry,
+    waiter: u32,
+    holder: &HolderWord,
+    key: usize,
+    write: bool,
+    holders: &mut BTreeMap<u32, Vec<(u32, SiteId)>>,
+) -> graph::Node {
+    if let Some(h) = holder.get() {
+        holders.insert(waiter, vec![h]);
+        return graph::Node::Blocked(graph::Wakers::Known(vec![h.0]));
+    }
+    if write {
+        let mut readers = Vec::new();
+        let mut incomplete = false;
+        for (&t, slot) in &reg.threads {
+            let Some(reads) = &slot.reads else { continue };
+            match reads.holds(key) {
+                Some(site) => readers.push((t, site)),
+                None => incomplete |= reads.incomplete(),
+            }
+        }
+        if readers.is_empty() {
+            // No reader named: free and about to be taken, unless a thread
+            // with more read holds than its table names holds it.
+            return if incomplete {
+                graph::Node::Blocked(graph::Wakers::Unknown)
+            } else {
+                graph::Node::Running
+            };
+        }
+        // Every listed reader must leave; one that never does is enough.
+        let ids = readers.iter().map(|&(t, _)| t).collect();
+        holders.insert(waiter, readers);
+        return graph::Node::Blocked(graph::Wakers::All(ids));
+    }
+    let queued: Vec<u32> = reg
+        .threads
+        .iter()
+        .filter(|&(&t, slot)| {
+            t != waiter
+                && matches!(
+                    &slot.wait,
+                    Some(Entry { wakers: RawWakers::RwLock { key: k, write: true, .. }, .. }) if *k == key
+                )
+        })
+        .map(|(&t, _)| t)
+        .collect();
+    if queued.is_empty() {
+        // No writer holds it or waits for it: the reader is about to get in.
+        graph::Node::Running
+    } else {
+        graph::Node::Blocked(graph::Wakers::All(queued))
+    }
 }
 
 /// The waiters that a resource's untaken wakeups will release: per resource,
@@ -644,8 +765,8 @@ fn reachable(
     let mut seen = BTreeSet::from([start]);
     let mut stack = vec![start];
     while let Some(x) = stack.pop() {
-        if let Some(graph::Node::Blocked(graph::Wakers::Known(w))) = nodes.get(&x) {
-            for &y in w {
+        if let Some(graph::Node::Blocked(w)) = nodes.get(&x) {
+            for &y in w.named().unwrap_or_default() {
                 if members.contains(&y) && seen.insert(y) {
                     stack.push(y);
                 }
@@ -679,6 +800,7 @@ struct DraftThread {
     label: String,
     site: SiteId,
     wakers: Option<Vec<String>>,
+    wakers_are: WakersAre,
     holds: Vec<(String, SiteId)>,
 }
 
@@ -705,10 +827,23 @@ fn build(
             continue;
         };
         let wakers = match &snap.nodes.get(&t) {
-            Some(graph::Node::Blocked(graph::Wakers::Known(w))) => {
-                Some(w.iter().map(|&x| name(x)).collect())
+            Some(graph::Node::Blocked(w)) => {
+                w.named().map(|w| w.iter().map(|&x| name(x)).collect())
             }
             _ => None,
+        };
+        let wakers_are = match (&e.wakers, snap.nodes.get(&t)) {
+            (
+                RawWakers::RwLock { write, .. },
+                Some(graph::Node::Blocked(graph::Wakers::All(_))),
+            ) => {
+                if *write {
+                    WakersAre::Readers
+                } else {
+                    WakersAre::QueuedWriters
+                }
+            }
+            _ => WakersAre::AnyOf,
         };
         // The locks of the group this thread holds: those whose waiters name it as holder.
         let mut holds: Vec<(String, SiteId)> = Vec::new();
@@ -720,9 +855,18 @@ fn build(
                 if h == t
                     && let Some(Slot { wait: Some(we), .. }) = reg.threads.get(&w)
                     && we.kind != ObjectKind::Semaphore
-                    && !holds.iter().any(|(l, _)| *l == we.label)
                 {
-                    holds.push((we.label.clone(), site));
+                    // A writer's wakers hold the lock for reading.
+                    let label = match (&we.wakers, snap.nodes.get(&w)) {
+                        (
+                            RawWakers::RwLock { write: true, .. },
+                            Some(graph::Node::Blocked(graph::Wakers::All(_))),
+                        ) => format!("{} (read)", we.label),
+                        _ => we.label.clone(),
+                    };
+                    if !holds.iter().any(|(l, _)| *l == label) {
+                        holds.push((label, site));
+                    }
                 }
             }
         }
@@ -734,6 +878,7 @@ fn build(
             label: e.label.clone(),
             site: e.site,
             wakers,
+            wakers_are,
             holds,
         });
     }
@@ -764,6 +909,7 @@ impl Draft {
                     resource_kind: kind_name(t.kind).to_owned(),
                     site: site(t.site),
                     wakers: t.wakers,
+                    wakers_are: t.wakers_are,
                     holds: t
                         .holds
                         .into_iter()
@@ -828,11 +974,15 @@ pub(crate) fn block_on_lock(
     mode: sync_trace::Mode,
     site: SiteId,
 ) -> WaitGuard<'_> {
-    let _ = mode;
-    // A reader-writer lock's readers are not recorded: with no exclusive
-    // holder, readers may still hold it, and who could wake the waiter is unknown.
-    let wakers = match meta.kind() {
-        ObjectKind::RwLock => Wakers::Owners(&meta.holder),
+    let wakers = match (meta.kind(), mode) {
+        (ObjectKind::RwLock, Mode::Read | Mode::Write) => Wakers::RwLock {
+            holder: &meta.holder,
+            key: read_key(meta),
+            write: mode == Mode::Write,
+        },
+        // An upgradable read waits for a writer or the other upgradable
+        // reader, which the lock does not name: unknown without a writer.
+        (ObjectKind::RwLock, Mode::Upgradable) => Wakers::Owners(&meta.holder),
         _ => Wakers::ExclusiveHolder(&meta.holder),
     };
     block_on(

@@ -33,6 +33,37 @@ pub struct HeldLock {
     pub site: String,
 }
 
+/// How a blocked thread's wakers end its wait.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WakersAre {
+    /// Any one of them can: a lock's holder, a joined thread, permit holders.
+    AnyOf,
+    /// Only all of them can: the readers of a reader-writer lock a writer waits for.
+    Readers,
+    /// Only all of them can: writers queued for a reader-writer lock ahead of a
+    /// reader (std's and parking_lot's locks admit no new reader while a writer waits).
+    QueuedWriters,
+}
+
+impl WakersAre {
+    /// The DOT edge label from the resource to a waker.
+    fn edge(self) -> &'static str {
+        match self {
+            WakersAre::AnyOf => "held by",
+            WakersAre::Readers => "read-held by",
+            WakersAre::QueuedWriters => "writer queued ahead",
+        }
+    }
+
+    fn sentence(self) -> &'static str {
+        match self {
+            WakersAre::AnyOf => "can be woken only by",
+            WakersAre::Readers => "waits until each of these readers lets go",
+            WakersAre::QueuedWriters => "queued behind the waiting writer(s)",
+        }
+    }
+}
+
 /// One thread of a deadlock.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BlockedThread {
@@ -48,6 +79,8 @@ pub struct BlockedThread {
     pub site: String,
     /// The threads that could end its wait, when known.
     pub wakers: Option<Vec<String>>,
+    /// How `wakers` end the wait.
+    pub wakers_are: WakersAre,
     /// Locks of the deadlock that it holds.
     pub holds: Vec<HeldLock>,
 }
@@ -146,7 +179,12 @@ impl DeadlockReport {
                 q(&res)
             ));
             for w in t.wakers.iter().flatten() {
-                out.push_str(&format!("  {} -> {} [label=\"held by\"];\n", q(&res), q(w)));
+                out.push_str(&format!(
+                    "  {} -> {} [label=\"{}\"];\n",
+                    q(&res),
+                    q(w),
+                    t.wakers_are.edge()
+                ));
             }
         }
         out.push_str("}\n");
@@ -166,6 +204,11 @@ impl DeadlockReport {
                     "resource_kind": t.resource_kind,
                     "site": t.site,
                     "wakers": t.wakers,
+                    "wakers_are": match t.wakers_are {
+                        WakersAre::AnyOf => "any-of",
+                        WakersAre::Readers => "readers",
+                        WakersAre::QueuedWriters => "queued-writers",
+                    },
                     "holds": t.holds.iter().map(|h| serde_json::json!({"lock": h.lock, "site": h.site})).collect::<Vec<_>>(),
                 })
             })
@@ -206,7 +249,7 @@ impl fmt::Display for DeadlockReport {
                 t.name, t.waits_for, t.site
             )?;
             if let Some(w) = &t.wakers {
-                writeln!(f, "    can be woken only by: {}", w.join(", "))?;
+                writeln!(f, "    {}: {}", t.wakers_are.sentence(), w.join(", "))?;
             }
             for h in &t.holds {
                 writeln!(f, "    holds {} (acquired at {})", h.lock, h.site)?;
