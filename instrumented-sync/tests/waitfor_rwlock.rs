@@ -119,8 +119,15 @@ fn recursive_read(fixed: bool) {
         .name("updater".into())
         .spawn(move || *s2.write().unwrap() += 1)
         .unwrap();
-    // Give the writer time to queue.
-    std::thread::sleep(Duration::from_millis(50));
+    // Wait until the writer has queued: from then on std admits no new reader.
+    loop {
+        match settings.try_read() {
+            Err(std::sync::TryLockError::WouldBlock) => break,
+            Ok(g) => drop(g),
+            Err(e) => panic!("{e}"),
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
     if fixed {
         let v = *first;
         drop(first);
