@@ -1,7 +1,8 @@
 //! Times each analysis phase of one trace file, single-threaded, for BENCHMARKS.md:
 //!
-//! `cargo run --release -p analyzer --example phases -- FILE [REPEAT]`
+//! `cargo run --release -p analyzer --example phases -- FILE [REPEAT] [load]`
 //!
+//! With `load` only the loading phase runs (for profiling the loaders).
 //! Each phase runs REPEAT times (default 1) and the fastest run is shown, as wall time
 //! and as this thread's CPU time (on a shared machine the wall time is inflated by other
 //! processes, the CPU time much less so).
@@ -21,6 +22,7 @@ fn main() {
         std::process::exit(2);
     };
     let repeat: usize = args.next().and_then(|r| r.parse().ok()).unwrap_or(1).max(1);
+    let load_only = args.next().as_deref() == Some("load");
     let start = Instant::now();
     let trace = timed("load", repeat, || {
         load_path(std::path::Path::new(&path), &LoadOptions::default())
@@ -32,6 +34,10 @@ fn main() {
             std::process::exit(1);
         }
     };
+    if load_only {
+        eprintln!("{} events", trace.events.len());
+        return;
+    }
     let deps = timed("dependencies", repeat, || lock_dependencies(&trace));
     let graph = timed("graph", repeat, || {
         LockOrderGraph::build(std::slice::from_ref(&trace), std::slice::from_ref(&deps))

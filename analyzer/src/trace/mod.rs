@@ -20,7 +20,7 @@ mod std_text;
 mod wellformed;
 
 use std::fs::File;
-use std::io::{BufReader, Read, Seek, SeekFrom};
+use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
 use thiserror::Error;
@@ -164,9 +164,42 @@ pub fn load_path(path: &Path, options: &LoadOptions) -> Result<Trace, LoadError>
     match format {
         Format::Native => native::load(input, &source, path, options),
         Format::Jsonl => jsonl::load(input, &source, path, options),
+        Format::Std if len >= std_text::PARALLEL_MIN_BYTES => {
+            load_std_file(input.into_inner(), len, &source, path, options)
+        }
         Format::Std => std_text::load(input, len, &source, path, options),
         Format::RapidBin => rapidbin::load(input, len, &source, path, options),
     }
+}
+
+/// Loads a large STD file (positioned at its start) on two threads: a second handle
+/// reads from the first line break past [`std_text::second_part_target`]. Falls back to
+/// one thread when there is no line break there within [`std_text::MAX_LINE_LEN`] bytes
+/// (the sequential parse then reports the overlong line).
+fn load_std_file(
+    file: File,
+    len: u64,
+    source: &str,
+    path: &Path,
+    options: &LoadOptions,
+) -> Result<Trace, LoadError> {
+    let target = std_text::second_part_target(len);
+    let mut second = File::open(path).map_err(|e| io_error(path, &e))?;
+    second
+        .seek(SeekFrom::Start(target))
+        .map_err(|e| io_error(path, &e))?;
+    let mut second = BufReader::with_capacity(1 << 16, second);
+    let mut skipped = Vec::new();
+    (&mut second)
+        .take(std_text::MAX_LINE_LEN as u64 + 1)
+        .read_until(b'\n', &mut skipped)
+        .map_err(|e| io_error(path, &e))?;
+    if skipped.last() != Some(&b'\n') {
+        let input = BufReader::with_capacity(1 << 16, file);
+        return std_text::load(input, len, source, path, options);
+    }
+    let first = BufReader::with_capacity(1 << 16, file.take(target + skipped.len() as u64));
+    std_text::load_two_parts(first, second, len, source, path, options)
 }
 
 /// Loads a trace held in memory; `name` is used in messages. Detection as for [`load_path`].
@@ -180,7 +213,7 @@ pub fn load_bytes(name: &str, bytes: &[u8], options: &LoadOptions) -> Result<Tra
     match format {
         Format::Native => native::load(bytes, name, path, options),
         Format::Jsonl => jsonl::load(bytes, name, path, options),
-        Format::Std => std_text::load(bytes, bytes.len() as u64, name, path, options),
+        Format::Std => std_text::load_slice(bytes, name, path, options),
         Format::RapidBin => rapidbin::load(bytes, bytes.len() as u64, name, path, options),
     }
 }

@@ -9,7 +9,8 @@ use std::path::Path;
 
 use super::foreign::{ForeignLoader, ForeignOp};
 use super::{LoadError, LoadOptions};
-use crate::model::{Position, ThreadIdx, Trace};
+use crate::model::fast_hash::FastHashMap;
+use crate::model::{ObjIdx, Position, SiteIdx, ThreadIdx, Trace};
 
 /// Longest accepted line, in bytes.
 pub(crate) const MAX_LINE_LEN: usize = 64 * 1024;
@@ -237,20 +238,22 @@ fn events_estimate(input_len: u64) -> usize {
     (input_len / BYTES_PER_EVENT_ESTIMATE).min(MAX_RESERVED_EVENTS) as usize
 }
 
-/// Loads an STD trace from `input`, which is about `input_len` bytes long (0 when
-/// unknown): the event array is sized from it once rather than grown step by step.
-pub(crate) fn load(
+/// Where parsed lines go: the model directly ([`ForeignLoader`]), or the second half's
+/// compact records ([`PartParse`]) when a large file is parsed on two threads.
+trait LineSink {
+    /// One well-formed line, numbered `line_no` (1-based).
+    fn line(&mut self, line: &StdLine<'_>, line_no: u64) -> Result<(), LoadError>;
+}
+
+/// Feeds `sink` every line of `input` and returns how many lines were read (blank ones
+/// too). Errors name the 1-based line, counted from the start of `input`.
+fn parse_lines(
     mut input: impl BufRead,
-    input_len: u64,
-    source: &str,
     file: &Path,
-    options: &LoadOptions,
-) -> Result<Trace, LoadError> {
-    let mut loader = ForeignLoader::new(source, file, options.strict);
-    loader.reserve(events_estimate(input_len));
+    sink: &mut impl LineSink,
+) -> Result<u64, LoadError> {
     let mut buf = Vec::with_capacity(256);
     let mut line_no: u64 = 0;
-    let mut fork_name = String::new();
     loop {
         line_no += 1;
         let position = Position::Line(line_no);
@@ -277,15 +280,13 @@ pub(crate) fn load(
                     .unwrap_or(&available[..end]),
             )
         {
-            let (thread, op) = resolve(&mut loader, &line, &mut fork_name);
-            let site = loader.site(line.loc);
+            sink.line(&line, line_no)?;
             input.consume(end + 1);
-            loader.event(thread, op, site, position)?;
             continue;
         }
         match read_line_capped(&mut input, &mut buf) {
             Ok(true) => {}
-            Ok(false) => break,
+            Ok(false) => return Ok(line_no - 1),
             Err(e) if e.kind() == std::io::ErrorKind::InvalidData => {
                 return Err(LoadError::new(
                     file,
@@ -317,16 +318,419 @@ pub(crate) fn load(
                 ),
             ));
         };
-        let (thread, op) = resolve(&mut loader, &line, &mut fork_name);
-        let site = loader.site(line.loc);
-        loader.event(thread, op, site, position)?;
+        sink.line(&line, line_no)?;
     }
-    loader.finish()
+}
+
+/// Lines straight into the model.
+struct ModelSink {
+    loader: ForeignLoader,
+    fork_name: String,
+}
+
+impl LineSink for ModelSink {
+    fn line(&mut self, line: &StdLine<'_>, line_no: u64) -> Result<(), LoadError> {
+        let (thread, op) = resolve(&mut self.loader, line, &mut self.fork_name);
+        let site = self.loader.site(line.loc);
+        self.loader.event(thread, op, site, Position::Line(line_no))
+    }
+}
+
+/// Loads an STD trace from `input`, which is about `input_len` bytes long (0 when
+/// unknown): the event array is sized from it once rather than grown step by step.
+pub(crate) fn load(
+    input: impl BufRead,
+    input_len: u64,
+    source: &str,
+    file: &Path,
+    options: &LoadOptions,
+) -> Result<Trace, LoadError> {
+    let mut sink = ModelSink {
+        loader: ForeignLoader::new(source, file, options.strict),
+        fork_name: String::new(),
+    };
+    sink.loader.reserve(events_estimate(input_len));
+    parse_lines(input, file, &mut sink)?;
+    sink.loader.finish()
+}
+
+/// Inputs at least this long are parsed on two threads (below it, starting a thread
+/// costs more than it saves).
+pub(crate) const PARALLEL_MIN_BYTES: u64 = 1 << 20;
+
+/// Where the second half starts, as a fraction of the input: this thread parses the
+/// first part into the model and then replays the second part's records, which costs
+/// a fraction of parsing them, so the other thread takes the larger share.
+const SECOND_PART_START: f64 = 0.30;
+
+/// The byte offset where the second part of `bytes` starts: just after the first
+/// newline at or after `at`, or `None` when there is none.
+pub(crate) fn split_after_newline(bytes: &[u8], at: usize) -> Option<usize> {
+    let at = at.min(bytes.len());
+    let i = bytes[at..].iter().position(|&b| b == b'\n')?;
+    Some(at + i + 1)
+}
+
+/// Where the second part of an input of `len` bytes should start looking for a line break.
+pub(crate) fn second_part_target(len: u64) -> u64 {
+    (len as f64 * SECOND_PART_START) as u64
+}
+
+/// One line of the second part, with names as ids local to that part.
+#[derive(Clone, Copy, Debug)]
+struct PartRecord {
+    thread: u32,
+    /// A local object id for lock and variable operations, a local thread id for
+    /// `fork`/`join`, unused otherwise.
+    operand: u32,
+    site: u32,
+    op: StdOp,
+}
+
+/// The second part of a file, parsed without the model: each name is given a local id
+/// in order of first appearance, per table (threads; locks and variables, which share
+/// the model's object table; location ids), so that interning them in that order after
+/// the first part gives every name the index a sequential parse gives it.
+#[derive(Debug, Default)]
+struct PartParse {
+    records: Vec<PartRecord>,
+    /// `(record index, line)` wherever a record's line is not the previous record's + 1
+    /// (blank lines; the first record when the part starts with blank lines).
+    line_jumps: Vec<(usize, u64)>,
+    threads: Vec<String>,
+    thread_ids: FastHashMap<String, u32>,
+    /// Local objects: name and whether it is a variable.
+    objects: Vec<(String, bool)>,
+    object_ids: [FastHashMap<String, u32>; 2],
+    sites: Vec<u32>,
+    site_ids: FastHashMap<u32, u32>,
+    /// The thread of the previous record, by name (consecutive lines mostly share it).
+    last_thread: Option<(String, u32)>,
+    last_line: u64,
+    fork_name: String,
+}
+
+impl PartParse {
+    fn thread(&mut self, name: &str) -> u32 {
+        if let Some(&t) = self.thread_ids.get(name) {
+            return t;
+        }
+        let t = self.threads.len() as u32;
+        self.threads.push(name.to_owned());
+        self.thread_ids.insert(name.to_owned(), t);
+        t
+    }
+
+    fn object(&mut self, name: &str, var: bool) -> u32 {
+        if let Some(&o) = self.object_ids[usize::from(var)].get(name) {
+            return o;
+        }
+        let o = self.objects.len() as u32;
+        self.objects.push((name.to_owned(), var));
+        self.object_ids[usize::from(var)].insert(name.to_owned(), o);
+        o
+    }
+}
+
+impl LineSink for PartParse {
+    fn line(&mut self, line: &StdLine<'_>, line_no: u64) -> Result<(), LoadError> {
+        // Same interning order within a line as `resolve`: thread, operand, site.
+        let thread = match &self.last_thread {
+            Some((last, t)) if last == line.thread => *t,
+            _ => {
+                let t = self.thread(line.thread);
+                let last = self.last_thread.get_or_insert_with(|| (String::new(), t));
+                last.0.clear();
+                last.0.push_str(line.thread);
+                last.1 = t;
+                t
+            }
+        };
+        let operand_name = line.operand.unwrap_or("");
+        let operand = match line.op {
+            StdOp::Acq
+            | StdOp::Rel
+            | StdOp::Req
+            | StdOp::Wait
+            | StdOp::Notify
+            | StdOp::NotifyAll => self.object(operand_name, false),
+            StdOp::Read | StdOp::Write => self.object(operand_name, true),
+            StdOp::Fork | StdOp::Join => {
+                if operand_name.bytes().all(|b| b.is_ascii_digit()) {
+                    let mut name = std::mem::take(&mut self.fork_name);
+                    name.clear();
+                    name.push('T');
+                    name.push_str(operand_name);
+                    let child = self.thread(&name);
+                    self.fork_name = name;
+                    child
+                } else {
+                    self.thread(operand_name)
+                }
+            }
+            StdOp::Begin | StdOp::End | StdOp::Branch => 0,
+        };
+        let site = match self.site_ids.get(&line.loc) {
+            Some(&s) => s,
+            None => {
+                let s = self.sites.len() as u32;
+                self.sites.push(line.loc);
+                self.site_ids.insert(line.loc, s);
+                s
+            }
+        };
+        if line_no != self.last_line + 1 {
+            self.line_jumps.push((self.records.len(), line_no));
+        }
+        self.last_line = line_no;
+        self.records.push(PartRecord {
+            thread,
+            operand,
+            site,
+            op: line.op,
+        });
+        Ok(())
+    }
+}
+
+/// `error` with its line moved down by `lines` (it was counted from a part's start).
+fn shift_line(mut error: LoadError, lines: u64) -> LoadError {
+    if let Some(Position::Line(n)) = error.position {
+        error.position = Some(Position::Line(n + lines));
+    }
+    error
+}
+
+/// Parses the second part of a file; stops at its first error, keeping the records
+/// before it (the first part and those records may hold an earlier error).
+fn parse_part(input: impl BufRead, file: &Path, reserve: usize) -> (PartParse, Option<LoadError>) {
+    let mut part = PartParse::default();
+    part.records.reserve(reserve);
+    let error = parse_lines(input, file, &mut part).err();
+    (part, error)
+}
+
+/// Appends the second part's records to the model after the first part's `lines` lines.
+fn replay(loader: &mut ForeignLoader, part: PartParse, lines: u64) -> Result<(), LoadError> {
+    let threads: Vec<ThreadIdx> = part.threads.iter().map(|n| loader.thread(n)).collect();
+    let objects: Vec<u32> = part
+        .objects
+        .iter()
+        .map(|(n, var)| {
+            if *var {
+                loader.var(n).0
+            } else {
+                loader.lock(n).0
+            }
+        })
+        .collect();
+    let sites: Vec<SiteIdx> = part.sites.iter().map(|&s| loader.site(s)).collect();
+    let mut jumps = part.line_jumps.iter().peekable();
+    let mut line = 0;
+    for (i, r) in part.records.iter().enumerate() {
+        line += 1;
+        if let Some(&&(at, n)) = jumps.peek()
+            && at == i
+        {
+            line = n;
+            jumps.next();
+        }
+        let object = || ObjIdx(objects[r.operand as usize]);
+        let op = match r.op {
+            StdOp::Acq => ForeignOp::Acquire(object()),
+            StdOp::Rel => ForeignOp::Release(object()),
+            StdOp::Req => ForeignOp::Request(object()),
+            StdOp::Read => ForeignOp::Read(object()),
+            StdOp::Write => ForeignOp::Write(object()),
+            StdOp::Fork => ForeignOp::Fork(threads[r.operand as usize]),
+            StdOp::Join => ForeignOp::Join(threads[r.operand as usize]),
+            StdOp::Begin => ForeignOp::Begin,
+            StdOp::End => ForeignOp::End,
+            StdOp::Branch => ForeignOp::Branch,
+            StdOp::Wait => ForeignOp::Wait(object()),
+            StdOp::Notify => ForeignOp::Notify(object(), false),
+            StdOp::NotifyAll => ForeignOp::Notify(object(), true),
+        };
+        loader.event(
+            threads[r.thread as usize],
+            op,
+            sites[r.site as usize],
+            Position::Line(lines + line),
+        )?;
+    }
+    Ok(())
+}
+
+/// Loads an STD trace from two parts split at a line break: `first` into the model on
+/// this thread while `second` is parsed on another, then the second's records are
+/// replayed. The result, warnings and errors (with their line numbers) are those of
+/// [`load`] over the whole input.
+pub(crate) fn load_two_parts(
+    first: impl BufRead,
+    second: impl BufRead + Send,
+    input_len: u64,
+    source: &str,
+    file: &Path,
+    options: &LoadOptions,
+) -> Result<Trace, LoadError> {
+    let estimate = events_estimate(input_len);
+    let second_estimate = (estimate as f64 * (1.0 - SECOND_PART_START)) as usize;
+    let mut sink = ModelSink {
+        loader: ForeignLoader::new(source, file, options.strict),
+        fork_name: String::new(),
+    };
+    sink.loader.reserve(estimate);
+    let (first_result, (part, part_error)) = std::thread::scope(|scope| {
+        let second = scope.spawn(move || parse_part(second, file, second_estimate));
+        let first_result = parse_lines(first, file, &mut sink);
+        let part = second
+            .join()
+            .unwrap_or_else(|payload| std::panic::resume_unwind(payload));
+        (first_result, part)
+    });
+    let lines = first_result?;
+    replay(&mut sink.loader, part, lines)?;
+    if let Some(e) = part_error {
+        return Err(shift_line(e, lines));
+    }
+    sink.loader.finish()
+}
+
+/// [`load`] of `bytes`, on two threads when they are at least [`PARALLEL_MIN_BYTES`] long.
+pub(crate) fn load_slice(
+    bytes: &[u8],
+    source: &str,
+    file: &Path,
+    options: &LoadOptions,
+) -> Result<Trace, LoadError> {
+    let len = bytes.len() as u64;
+    let split = (len >= PARALLEL_MIN_BYTES)
+        .then(|| split_after_newline(bytes, second_part_target(len) as usize))
+        .flatten();
+    match split {
+        Some(at) => load_two_parts(&bytes[..at], &bytes[at..], len, source, file, options),
+        None => load(bytes, len, source, file, options),
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+    use std::path::PathBuf;
+
+    /// A load's outcome in comparable form: the trace, or the error's file, position and message.
+    fn outcome(r: Result<Trace, LoadError>) -> Result<Trace, (PathBuf, Option<Position>, String)> {
+        r.map_err(|e| (e.file, e.position, e.message))
+    }
+
+    /// One random STD line: mostly events (including monitor waits, forks by number,
+    /// optional operands), some blank, CRLF-ended or malformed.
+    fn std_line() -> impl Strategy<Value = String> {
+        let thread = prop_oneof![Just("T0"), Just("T1"), Just("T2"), Just("main")];
+        let op = prop_oneof![
+            Just("acq(L0)"),
+            Just("acq(L1)"),
+            Just("rel(L0)"),
+            Just("rel(L1)"),
+            Just("req(L1)"),
+            Just("r(V0)"),
+            Just("w(L0)"),
+            Just("w(V1)"),
+            Just("fork(1)"),
+            Just("fork(T2)"),
+            Just("join(2)"),
+            Just("begin"),
+            Just("end(x)"),
+            Just("branch"),
+            Just("wait(L0)"),
+            Just("notify(L0)"),
+            Just("notifyAll(L1)"),
+        ];
+        prop_oneof![
+            8 => (thread, op, 0u32..6).prop_map(|(t, o, l)| format!("{t}|{o}|{l}")),
+            1 => prop_oneof![Just(""), Just("  "), Just("T1|acq(L1)|2\r")].prop_map(str::to_owned),
+            1 => prop_oneof![Just("T0|acq|1"), Just("garbage"), Just("T0|frob(L1)|1")]
+                .prop_map(str::to_owned),
+        ]
+    }
+
+    proptest! {
+        /// Parsing a text as two parts split at any line break gives exactly the sequential
+        /// load: the same trace (names interned in the same order, warnings at the same
+        /// lines) or the same error at the same line.
+        #[test]
+        fn two_parts_equal_sequential(
+            lines in proptest::collection::vec(std_line(), 0..40),
+            strict in any::<bool>(),
+            final_newline in any::<bool>(),
+        ) {
+            let mut text = lines.join("\n");
+            if final_newline {
+                text.push('\n');
+            }
+            let bytes = text.as_bytes();
+            let options = LoadOptions { strict, ..LoadOptions::default() };
+            let file = Path::new("t.std");
+            let expected = outcome(load(bytes, 0, "t.std", file, &options));
+            let mut splits: Vec<usize> = vec![0];
+            splits.extend(
+                bytes.iter().enumerate().filter(|&(_, &b)| b == b'\n').map(|(i, _)| i + 1),
+            );
+            for at in splits {
+                let got = outcome(load_two_parts(
+                    &bytes[..at], &bytes[at..], 0, "t.std", file, &options,
+                ));
+                prop_assert_eq!(&got, &expected, "split at byte {}", at);
+            }
+        }
+    }
+
+    #[test]
+    fn splits_after_a_newline() {
+        assert_eq!(split_after_newline(b"ab\ncd\n", 1), Some(3));
+        assert_eq!(split_after_newline(b"ab\ncd\n", 3), Some(6));
+        assert_eq!(split_after_newline(b"ab\ncd", 3), None);
+        assert_eq!(split_after_newline(b"ab", 9), None);
+    }
+
+    /// A file past the threshold goes through both the file and the in-memory two-part
+    /// loaders, and both equal the one-thread load (an error in the second part keeps
+    /// its line number).
+    #[test]
+    fn large_inputs_load_in_two_parts() {
+        let mut text = String::new();
+        for i in 0..120_000 {
+            let t = i % 3;
+            text.push_str(&format!(
+                "T{t}|acq(L{})|{}\nT{t}|rel(L{})|7\n",
+                i % 5,
+                i % 11,
+                i % 5
+            ));
+        }
+        assert!(text.len() as u64 >= PARALLEL_MIN_BYTES);
+        let options = LoadOptions::default();
+        let file = Path::new("big.std");
+        let sequential = load(text.as_bytes(), 0, "big.std", file, &options).unwrap();
+        let sliced = load_slice(text.as_bytes(), "big.std", file, &options).unwrap();
+        assert_eq!(sliced, sequential);
+        let dir = std::env::temp_dir().join(format!("std-two-parts-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("big.std");
+        std::fs::write(&path, &text).unwrap();
+        let from_file = crate::trace::load_path(&path, &options).unwrap();
+        assert_eq!(from_file.events, sequential.events);
+        assert_eq!(from_file.objects, sequential.objects);
+        assert_eq!(from_file.threads, sequential.threads);
+        // A bad line near the end: found by the second part, reported at its line.
+        let bad = format!("{text}T0|acq(L1)|1\nnot an event\n");
+        std::fs::write(&path, &bad).unwrap();
+        let e = crate::trace::load_path(&path, &options).unwrap_err();
+        assert_eq!(e.position, Some(Position::Line(240_002)));
+        assert!(e.message.contains("not an event"), "{}", e.message);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 
     #[test]
     fn parses_the_grammar() {
