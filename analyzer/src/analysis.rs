@@ -217,6 +217,10 @@ pub struct AnalysisBuilder {
     events: u64,
     threads: usize,
     locks: usize,
+    /// The thread freeing the previous large trace's dependencies: joined before the next
+    /// trace's are made (so at most one set waits to be freed), left to finish on its own
+    /// by [`Self::finish`].
+    freeing: Option<std::thread::JoinHandle<()>>,
 }
 
 /// What the cross-trace part keeps of one trace.
@@ -337,6 +341,7 @@ impl AnalysisBuilder {
             events: 0,
             threads: 0,
             locks: 0,
+            freeing: None,
         }
     }
 
@@ -391,33 +396,42 @@ impl AnalysisBuilder {
 
     /// Dependencies, graph contribution, confirmed patterns and nesting findings of `trace`.
     fn predict(&mut self, trace: &Trace) {
+        if let Some(freeing) = self.freeing.take() {
+            freeing
+                .join()
+                .unwrap_or_else(|payload| std::panic::resume_unwind(payload));
+        }
         let options = &self.options;
         let deps = lock_dependencies_bounded(trace, options.max_held);
         // The graph, the pattern search and the closure index (linear in the trace to
         // build; any confirmation needs it) only read the dependencies: on a large trace
         // the graph takes the trace in on a second thread while this one searches for
-        // patterns and, if there are any, builds the index (by then the race thread is
-        // usually done, so the two share the cores).
-        let closure: OnceCell<ClosureIndex> = OnceCell::new();
-        let (found, mut kept) = if trace.events.len() >= RACE_THREAD_MIN_EVENTS {
+        // patterns and, if there are any, builds the index and confirms them (by then the
+        // race thread is usually done, so the two share the cores).
+        let (truncated, patterns, mut kept) = if trace.events.len() >= RACE_THREAD_MIN_EVENTS {
             let graph = &mut self.graph;
             let deps = &deps;
             std::thread::scope(|scope| {
                 let kept = scope.spawn(move || graph.add_trace(trace, deps));
                 let found =
                     deadlock_patterns(&deps.deps, options.max_cycle_len, options.max_cycles);
+                let closure: OnceCell<ClosureIndex> = OnceCell::new();
                 if !found.patterns.is_empty() {
                     let _ = closure.set(ClosureIndex::new(trace));
                 }
+                // Confirmation reads only the trace, the dependencies and the index: it
+                // runs before the join, beside the graph build.
+                let patterns = confirm_patterns(trace, deps, found.patterns, closure);
                 let kept = kept
                     .join()
                     .unwrap_or_else(|payload| std::panic::resume_unwind(payload));
-                (found, kept)
+                (found.truncated, patterns, kept)
             })
         } else {
             let kept = self.graph.add_trace(trace, &deps);
             let found = deadlock_patterns(&deps.deps, options.max_cycle_len, options.max_cycles);
-            (found, kept)
+            let patterns = confirm_patterns(trace, &deps, found.patterns, OnceCell::new());
+            (found.truncated, patterns, kept)
         };
         if deps.held_truncated > 0 {
             self.limits.insert(LimitHit {
@@ -428,7 +442,7 @@ impl AnalysisBuilder {
                 ),
             });
         }
-        if found.truncated {
+        if truncated {
             self.limits.insert(LimitHit {
                 message: format!(
                     "{}: deadlock-pattern search stopped at {} patterns of up to {} locks; \
@@ -437,7 +451,6 @@ impl AnalysisBuilder {
                 ),
             });
         }
-        let patterns = confirm_patterns(trace, &deps, found.patterns, closure);
         for verdict in patterns.iter().flat_map(|g| &g.verdicts) {
             for &d in &verdict.deps {
                 if let Some(k) = kept.get_mut(d) {
@@ -492,6 +505,11 @@ impl AnalysisBuilder {
             deps: summaries,
             patterns,
         });
+        if trace.events.len() >= RACE_THREAD_MIN_EVENTS {
+            // Freeing a large trace's dependencies (two vectors each, ~850k at 10M events)
+            // took ~0.2 s on the critical path; another thread does it while this one goes on.
+            self.freeing = Some(std::thread::spawn(move || drop(deps)));
+        }
     }
 
     /// Searches the merged graph for cycles, classifies them and gathers every finding.
@@ -508,6 +526,7 @@ impl AnalysisBuilder {
             events,
             threads,
             locks,
+            freeing: _,
         } = self;
         let graph = graph.finish();
         let search = elementary_cycles(
