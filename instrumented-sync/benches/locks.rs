@@ -355,6 +355,9 @@ fn plain_loop(spec: &str) {
             .and_then(|v| v.parse().ok())
             .unwrap_or(50_000_000);
         let start = Instant::now();
+        let cpu_start = thread_cpu_ns();
+        // The workers' CPU time (disjoint), or this thread's.
+        let mut cpu = None;
         match workload {
             "uncontended" => {
                 let m = I::new(0u64);
@@ -377,22 +380,41 @@ fn plain_loop(spec: &str) {
                     .map(|t| {
                         let locks = Arc::clone(&locks);
                         std::thread::spawn(move || {
+                            let cpu_start = thread_cpu_ns();
                             for _ in 0..iters {
                                 *I::lock(black_box(&locks[t].0)) += 1;
                             }
+                            thread_cpu_ns()
+                                .zip(cpu_start)
+                                .map(|(end, start)| end - start)
                         })
                     })
                     .collect();
-                for w in workers {
-                    w.join().unwrap();
-                }
+                let spent: Option<Vec<u64>> =
+                    workers.into_iter().map(|w| w.join().unwrap()).collect();
+                // Per operation of one thread: the mean of the two.
+                cpu = spent.map(|s| s.iter().sum::<u64>() / 2);
             }
             other => {
                 panic!("LOCKS_LOOP: unknown workload {other:?} (uncontended, nested, disjoint)")
             }
         }
         let ns = start.elapsed().as_nanos() as f64 / iters as f64;
-        println!("{workload:12} {:18} {ns:8.2} ns/op", I::NAME);
+        let cpu = cpu.or_else(|| {
+            thread_cpu_ns()
+                .zip(cpu_start)
+                .map(|(end, start)| end - start)
+        });
+        match cpu {
+            Some(cpu) => {
+                let cpu = cpu as f64 / iters as f64;
+                println!(
+                    "{workload:12} {:18} {ns:8.2} ns/op wall {cpu:8.2} ns/op cpu",
+                    I::NAME
+                );
+            }
+            None => println!("{workload:12} {:18} {ns:8.2} ns/op", I::NAME),
+        }
     }
     let wanted =
         |name: &str| only.is_empty() || only == name || (only == "ours" && name == Ours::NAME);
@@ -408,6 +430,14 @@ fn plain_loop(spec: &str) {
     if wanted(Ours::NAME) {
         run::<Ours>(workload);
     }
+}
+
+/// This thread's CPU time in ns (Linux's `/proc/thread-self/schedstat`),
+/// which a loaded machine inflates far less than wall time: time spent
+/// descheduled does not count.
+fn thread_cpu_ns() -> Option<u64> {
+    let stat = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    stat.split_whitespace().next()?.parse().ok()
 }
 
 criterion_group!(benches, all);

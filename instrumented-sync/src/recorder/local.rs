@@ -16,7 +16,7 @@
 //! idle (or deadlocked) thread's events are drained by the flusher without
 //! its cooperation.
 
-use std::cell::{Cell, RefCell, UnsafeCell};
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::panic::Location;
@@ -27,51 +27,104 @@ use sync_trace::{Attempt, Event, Mode, ObjectId, Op, SiteId, ThreadId};
 
 use super::output;
 use super::raw::RawEvent;
+use crate::waitfor::HolderWord;
 
 /// Events a thread's ring holds before its owner writes them out itself
 /// (a power of two). With 16-byte events, 32 KiB per thread.
 pub(crate) const BUFFER_CAPACITY: usize = 2048;
 const MASK: usize = BUFFER_CAPACITY - 1;
 
-/// A cache line of its own, so the producer's head and the consumers' tail
-/// do not false-share with the slots or with each other.
+/// A cache line of its own, so the producer's line and the consumers' tail
+/// do not false-share with each other.
 #[repr(align(128))]
 struct Padded<T>(T);
 
+/// What the producer touches per event, on one cache line.
+struct Producer {
+    /// Events written so far (wrapping index); stored only by the owning thread.
+    head: AtomicUsize,
+    /// The owning thread's bound on `head` before it must look at `tail`
+    /// again: `tail + BUFFER_CAPACITY` as it last read `tail`. Since `tail`
+    /// only grows, `head != limit` means there is room, without reading the
+    /// consumers' line per event. Read and written by the producer only.
+    limit: Cell<usize>,
+    /// The ring's `BUFFER_CAPACITY` slots, from `Box::into_raw` (freed by
+    /// `ThreadBuffer`'s `Drop`); null in [`NO_RING`].
+    slots: *mut RawEvent,
+    thread: ThreadId,
+}
+
+/// The producer that [`HOT`] names when no ring is in use on the thread: it
+/// is always full (`head == limit`), so every event takes the slow path,
+/// and the hot path needs no separate null check.
+struct NoRing(Producer);
+
+// SAFETY: `NO_RING` is never written: the hot path finds it full before any
+// write, and every other writer goes through `RING`, which is null whenever
+// `HOT` names `NO_RING` (see `use_ring`).
+unsafe impl Sync for NoRing {}
+
+static NO_RING: NoRing = NoRing(Producer {
+    head: AtomicUsize::new(0),
+    limit: Cell::new(0),
+    slots: std::ptr::null_mut(),
+    thread: ThreadId(u32::MAX),
+});
+
 /// One thread's pending events.
 pub(crate) struct ThreadBuffer {
-    thread: ThreadId,
-    /// Events written so far (wrapping index); stored only by the owning thread.
-    head: Padded<AtomicUsize>,
+    producer: Padded<Producer>,
     /// Events consumed so far; stored only by a consumer holding `drain`.
     tail: Padded<AtomicUsize>,
-    slots: Box<[UnsafeCell<RawEvent>]>,
     /// Serialises consumers; holds the batch being written (its memory is reused).
     drain: Mutex<DrainBuffers>,
 }
 
-// SAFETY: the slots are the only non-`Sync` part. Slot `i` is written only by
-// the single producer while `i - tail < BUFFER_CAPACITY` and `i >= head`, and
-// read only by a consumer (holding `drain`) while `tail <= i < head`. `head` is
-// published with `Release` after the slot write and read with `Acquire` by
-// consumers; `tail` is published with `Release` after the slots are copied and
-// read with `Acquire` by the producer before reusing a slot. So a slot is never
-// read and written concurrently. Exercised by `ring_survives_concurrent_drains`
-// and the stress tests.
+// SAFETY: the slots and `limit` are the only non-`Sync` parts. `limit` is
+// read and written only by the producer (the owning thread, through `push*`).
+// Slot `i` is written only by the single producer while
+// `i - tail < BUFFER_CAPACITY` and `i >= head`, and read only by a consumer
+// (holding `drain`) while `tail <= i < head`. `head` is published with
+// `Release` after the slot write and read with `Acquire` by consumers; `tail`
+// is published with `Release` after the slots are copied and read with
+// `Acquire` by the producer before it raises `limit`, so before it reuses a
+// slot. So a slot is never read and written concurrently. Exercised by
+// `ring_survives_concurrent_drains` and the stress tests.
 unsafe impl Sync for ThreadBuffer {}
+
+// SAFETY: the slots' allocation is owned by the ring (as a `Box` would be)
+// and holds plain integers; any thread may drop the last `Arc` of it.
+unsafe impl Send for ThreadBuffer {}
+
+impl Drop for ThreadBuffer {
+    fn drop(&mut self) {
+        let slots = std::ptr::slice_from_raw_parts_mut(self.producer.0.slots, BUFFER_CAPACITY);
+        // SAFETY: `slots` came from `Box::into_raw` of a `BUFFER_CAPACITY`
+        // slice in `new`, and nothing uses it once the ring is dropped.
+        drop(unsafe { Box::from_raw(slots) });
+    }
+}
 
 impl ThreadBuffer {
     fn new(thread: ThreadId) -> ThreadBuffer {
         let empty = RawEvent::new(Op::Begin, SiteId::UNKNOWN);
+        let slots: Box<[RawEvent]> = vec![empty; BUFFER_CAPACITY].into_boxed_slice();
         ThreadBuffer {
-            thread,
-            head: Padded(AtomicUsize::new(0)),
+            producer: Padded(Producer {
+                head: AtomicUsize::new(0),
+                limit: Cell::new(BUFFER_CAPACITY),
+                slots: Box::into_raw(slots).cast::<RawEvent>(),
+                thread,
+            }),
             tail: Padded(AtomicUsize::new(0)),
-            slots: (0..BUFFER_CAPACITY)
-                .map(|_| UnsafeCell::new(empty))
-                .collect(),
             drain: Mutex::new(DrainBuffers::default()),
         }
+    }
+
+    /// The thread whose events these are.
+    #[inline(always)]
+    pub(crate) fn thread(&self) -> ThreadId {
+        self.producer.0.thread
     }
 
     /// Writes the pending events out (any thread). Holds `drain` while writing,
@@ -86,23 +139,24 @@ impl ThreadBuffer {
     fn drain_with(&self, write: impl FnOnce(ThreadId, [&[RawEvent]; 2], &mut DrainBuffers)) {
         let mut buffers = self.drain.lock().unwrap_or_else(PoisonError::into_inner);
         let tail = self.tail.0.load(Ordering::Relaxed);
-        let head = self.head.0.load(Ordering::Acquire);
+        let head = self.producer.0.head.load(Ordering::Acquire);
         if head == tail {
             return;
         }
         let (start, len) = (tail & MASK, head.wrapping_sub(tail));
         let first = len.min(BUFFER_CAPACITY - start);
         let slots = |from: usize, n: usize| -> &[RawEvent] {
-            let cells = &self.slots[from..from + n];
-            // SAFETY: `UnsafeCell<RawEvent>` has `RawEvent`'s layout. These are
-            // the slots `tail..head`: the producer finished writing them
-            // (published by the `Acquire` load of `head`) and does not write them
-            // again until `tail` passes them, which only this consumer (holding
-            // `drain`) does below, after `write` returned and the slices are gone.
-            unsafe { std::slice::from_raw_parts(cells.as_ptr().cast::<RawEvent>(), n) }
+            debug_assert!(from + n <= BUFFER_CAPACITY);
+            // SAFETY: `from + n <= BUFFER_CAPACITY`, within the allocation.
+            // These are the slots `tail..head`: the producer finished writing
+            // them (published by the `Acquire` load of `head`) and does not
+            // write them again until `tail` passes them, which only this
+            // consumer (holding `drain`) does below, after `write` returned
+            // and the slices are gone.
+            unsafe { std::slice::from_raw_parts(self.producer.0.slots.add(from), n) }
         };
         write(
-            self.thread,
+            self.thread(),
             [slots(start, first), slots(0, len - first)],
             &mut buffers,
         );
@@ -112,29 +166,38 @@ impl ThreadBuffer {
     /// Appends `events` (owner thread only, through [`LOCAL`]).
     #[inline(always)]
     fn push<const N: usize>(&self, events: [RawEvent; N]) {
-        let head = self.head.0.load(Ordering::Relaxed);
-        if head.wrapping_sub(self.tail.0.load(Ordering::Acquire)) > BUFFER_CAPACITY - N {
-            self.make_room();
+        let p = &self.producer.0;
+        let head = p.head.load(Ordering::Relaxed);
+        // `limit - head` is the room known without reading `tail`.
+        if p.limit.get().wrapping_sub(head) < N {
+            self.make_room(head, N);
         }
         for (k, event) in events.into_iter().enumerate() {
-            let slot = self.slots[head.wrapping_add(k) & MASK].get();
-            // SAFETY: only the owning thread pushes (the ring is reachable for
-            // writing only through its thread-local `Local` and `RING`), and
-            // there is room: `head + k - tail < BUFFER_CAPACITY`, so no consumer
-            // reads this slot.
-            unsafe { slot.write(event) };
+            // SAFETY: the index is masked below `BUFFER_CAPACITY`, within the
+            // allocation. Only the owning thread pushes (the ring is reachable
+            // for writing only through its thread-local `Local`, `RING` and
+            // `HOT`), and there is room: `head + k < limit <= tail +
+            // BUFFER_CAPACITY`, so no consumer reads this slot.
+            unsafe { p.slots.add(head.wrapping_add(k) & MASK).write(event) };
         }
-        self.head.0.store(head.wrapping_add(N), Ordering::Release);
+        p.head.store(head.wrapping_add(N), Ordering::Release);
     }
 
-    /// The ring is full: the owner drains it itself.
+    /// The ring may be full for `n` more events at `head`: reads `tail` again
+    /// and, when it is full indeed, the owner drains it itself.
     #[cold]
     #[inline(never)]
-    fn make_room(&self) {
-        // The sink may use instrumented primitives; they must not record into
-        // this ring while it is being drained.
-        let _busy = Busy::enter();
-        self.flush();
+    fn make_room(&self, head: usize, n: usize) {
+        let p = &self.producer.0;
+        let mut tail = self.tail.0.load(Ordering::Acquire);
+        if head.wrapping_sub(tail) > BUFFER_CAPACITY - n {
+            // The sink may use instrumented primitives; they must not record
+            // into this ring while it is being drained.
+            let _busy = Busy::enter();
+            self.flush();
+            tail = self.tail.0.load(Ordering::Acquire);
+        }
+        p.limit.set(tail.wrapping_add(BUFFER_CAPACITY));
     }
 }
 
@@ -197,7 +260,7 @@ impl Local {
         if super::enabled() {
             OWN_RING.set(Arc::as_ptr(&buffer));
             if !BUSY.get() {
-                RING.set(Arc::as_ptr(&buffer));
+                use_ring(Arc::as_ptr(&buffer));
             }
         }
         Local {
@@ -210,7 +273,7 @@ impl Local {
     #[inline(always)]
     fn push<const N: usize>(&self, ops: [Op; N], site: SiteId) {
         for op in ops {
-            trace_event(self.buffer.thread, op, site);
+            trace_event(self.buffer.thread(), op, site);
         }
         self.buffer.push(ops.map(|op| RawEvent::new(op, site)));
     }
@@ -258,12 +321,15 @@ thread_local! {
     static LOCAL: Local = Local::register();
     // These have no destructors, so they stay usable while thread locals are
     // torn down, and cost a plain thread-relative access.
-    /// This thread's ring while events go into it: the hot path's one
-    /// thread-local read. Null before the thread's first event, while the
-    /// recorder is busy on this thread ([`Busy`]: a drain, a sink, a `tracing`
-    /// subscriber, whose own lock events are not recorded), and once `LOCAL`
-    /// is destroyed; every such case takes the slow path.
+    /// This thread's ring while events go into it. Null before the thread's
+    /// first event, while the recorder is busy on this thread ([`Busy`]: a
+    /// drain, a sink, a `tracing` subscriber, whose own lock events are not
+    /// recorded), and once `LOCAL` is destroyed; every such case takes the
+    /// slow path. Set only through [`use_ring`].
     static RING: Cell<*const ThreadBuffer> = const { Cell::new(std::ptr::null()) };
+    /// The producer line of `RING`'s ring, or [`NO_RING`] when `RING` is
+    /// null: the hot path's one thread-local read.
+    static HOT: Cell<*const Producer> = const { Cell::new(&raw const NO_RING.0) };
     /// This thread's ring while its `LOCAL` is alive (which owns it and nulls
     /// this before releasing it): what `RING` is restored to when busy ends.
     static OWN_RING: Cell<*const ThreadBuffer> = const { Cell::new(std::ptr::null()) };
@@ -282,9 +348,19 @@ struct Busy {
     was_busy: bool,
 }
 
+/// Points `RING` (and `HOT`) at `ring`, or at no ring when it is null.
+#[inline]
+fn use_ring(ring: *const ThreadBuffer) {
+    RING.set(ring);
+    // SAFETY: a non-null `ring` is this thread's live ring (`OWN_RING`).
+    let producer =
+        unsafe { ring.as_ref() }.map_or(&raw const NO_RING.0, |r| &raw const r.producer.0);
+    HOT.set(producer);
+}
+
 impl Busy {
     fn enter() -> Busy {
-        RING.set(std::ptr::null());
+        use_ring(std::ptr::null());
         Busy {
             was_busy: BUSY.replace(true),
         }
@@ -295,7 +371,7 @@ impl Drop for Busy {
     fn drop(&mut self) {
         BUSY.set(self.was_busy);
         if !self.was_busy {
-            RING.set(OWN_RING.get());
+            use_ring(OWN_RING.get());
         }
     }
 }
@@ -325,27 +401,57 @@ pub(crate) fn record(op: Op, loc: &'static Location<'static>) {
 /// Records `op` at an already interned site (a guard's acquisition site).
 #[inline(always)]
 pub(crate) fn record_at(op: Op, site: SiteId) {
-    record_all_at([op], site);
+    if !push_hot(|_| RawEvent::new(op, site)) {
+        record_all_slow([op], site);
+    }
 }
 
-/// Records consecutive `ops` at one site with a single ring access.
+/// The hot path: writes `event(this thread)` into this thread's ring and
+/// returns `true`, or returns `false` when the event must take the slow path
+/// (no ring in use on this thread, a full ring, or a `tracing` subscriber
+/// that may want TRACE events). Inlined into the lock call: one
+/// thread-local read, one branch to the slow path, two stores into the slot
+/// and the release store of `head`.
 #[inline(always)]
-pub(crate) fn record_all_at<const N: usize>(ops: [Op; N], site: SiteId) {
+fn push_hot(event: impl FnOnce(ThreadId) -> RawEvent) -> bool {
+    // SAFETY: `HOT` names `NO_RING` (a static) or the producer line of `RING`'s
+    // ring (see `use_ring`), which is alive while `RING` names it: `RING` is
+    // non-null only while this thread's `LOCAL` is alive and holds an `Arc`
+    // of the ring (its destructor nulls `RING` and `OWN_RING` before releasing
+    // it). Only this thread reads `HOT`, and it is the ring's only producer.
+    let p = unsafe { &*HOT.get() };
+    let head = p.head.load(Ordering::Relaxed);
+    // `NO_RING` is always full.
+    if head == p.limit.get() || tracing::level_enabled!(tracing::Level::TRACE) {
+        return false;
+    }
+    let event = event(p.thread);
+    // SAFETY: `HOT` is not `NO_RING` (that one is full), so `slots` is the
+    // ring's allocation, and the masked index lies within it. There is room
+    // (`head != limit`, so `head < tail + BUFFER_CAPACITY`): no consumer
+    // reads this slot until `head` is published below.
+    unsafe { p.slots.add(head & MASK).write(event) };
+    p.head.store(head.wrapping_add(1), Ordering::Release);
+    true
+}
+
+/// Records consecutive `ops` at one site when [`push_hot`] declined: emits
+/// them as `tracing` events when the ring is in use, then records them.
+#[cold]
+#[inline(never)]
+fn record_all_slow<const N: usize>(ops: [Op; N], site: SiteId) {
     let ring = RING.get();
     if ring.is_null() {
         return record_slow(ops, site);
     }
-    // SAFETY: `RING` is non-null only while this thread's `LOCAL` is alive and
-    // holds an `Arc` of the ring (its destructor nulls `RING` and `OWN_RING`
-    // before releasing it), and only this thread reads it: the ring is alive,
-    // and this thread is its only producer.
+    // SAFETY: as in `push_hot`: a non-null `RING` is this thread's live ring.
     let ring = unsafe { &*ring };
     if tracing::level_enabled!(tracing::Level::TRACE) {
-        trace_events_slow(ring.thread, &ops, site);
+        trace_events_slow(ring.thread(), &ops, site);
     }
-    // Built element by element (not `ops.map`), so the compiler stores each
-    // field straight into the slot instead of copying the enums through the stack.
-    ring.push::<N>(std::array::from_fn(|i| RawEvent::new(ops[i], site)));
+    // The subscriber ran with `RING` nulled (`Busy`) and restored it, so the
+    // ring is still this thread's and in use. `push` drains it when full.
+    ring.push(ops.map(|op| RawEvent::new(op, site)));
 }
 
 #[cold]
@@ -371,22 +477,66 @@ fn record_slow<const N: usize>(ops: [Op; N], site: SiteId) {
     }
 }
 
-/// Records an uncontended blocking acquisition (`Request` and `Acquire`) in one ring slot.
+/// Records an uncontended blocking acquisition of `lock` (`Request` and
+/// `Acquire` in one ring slot), first naming this thread in `holder` (an
+/// exclusive hold) with the thread id kept beside the ring (no second
+/// thread-local read).
 #[inline(always)]
-pub(crate) fn record_request_acquire(lock: ObjectId, mode: Mode, seq: u64, site: SiteId) {
-    let ring = RING.get();
-    if ring.is_null() || tracing::level_enabled!(tracing::Level::TRACE) {
-        let request = Op::Request { lock, mode };
-        let acquire = Op::Acquire {
-            lock,
-            mode,
-            attempt: Attempt::Blocking,
-            seq,
-        };
-        return record_all_at([request, acquire], site);
+pub(crate) fn record_acquired(
+    lock: ObjectId,
+    mode: Mode,
+    seq: u64,
+    site: SiteId,
+    holder: Option<&HolderWord>,
+) {
+    let pushed = push_hot(|thread| {
+        if let Some(holder) = holder {
+            holder.set(thread, site);
+        }
+        RawEvent::request_acquire(lock, mode, seq, site)
+    });
+    if !pushed {
+        record_acquired_slow(lock, mode, seq, site, holder);
     }
-    // SAFETY: as in `record_all_at`: a non-null `RING` is this thread's live ring.
-    unsafe { &*ring }.push([RawEvent::request_acquire(lock, mode, seq, site)]);
+}
+
+/// [`record_acquired`] off the hot path (see [`push_hot`]).
+#[cold]
+#[inline(never)]
+fn record_acquired_slow(
+    lock: ObjectId,
+    mode: Mode,
+    seq: u64,
+    site: SiteId,
+    holder: Option<&HolderWord>,
+) {
+    if let Some(holder) = holder {
+        holder.set(this_thread(), site);
+    }
+    let request = Op::Request { lock, mode };
+    let acquire = Op::Acquire {
+        lock,
+        mode,
+        attempt: Attempt::Blocking,
+        seq,
+    };
+    record_all_slow([request, acquire], site);
+}
+
+/// Records the release of `lock` (held in `mode`, its `seq`uence number) at `site`.
+#[inline(always)]
+pub(crate) fn record_released(lock: ObjectId, mode: Mode, seq: u64, site: SiteId) {
+    let op = Op::Release { lock, mode, seq };
+    if !push_hot(|_| RawEvent::new(op, site)) {
+        record_released_slow(lock, mode, seq, site);
+    }
+}
+
+/// [`record_released`] off the hot path: the `Op` is built here, not in the caller.
+#[cold]
+#[inline(never)]
+fn record_released_slow(lock: ObjectId, mode: Mode, seq: u64, site: SiteId) {
+    record_all_slow([Op::Release { lock, mode, seq }], site);
 }
 
 /// The id of `loc`, from the thread's cache.
@@ -557,7 +707,7 @@ mod ring_tests {
         for seq in (1..=n).step_by(2) {
             // Wait for room instead of letting `push` drain in place (which
             // writes to the process's output), so only the consumer drains.
-            while ring.head.0.load(Ordering::Relaxed) - ring.tail.0.load(Ordering::Acquire)
+            while ring.producer.0.head.load(Ordering::Relaxed) - ring.tail.0.load(Ordering::Acquire)
                 > BUFFER_CAPACITY - 2
             {
                 std::hint::spin_loop();

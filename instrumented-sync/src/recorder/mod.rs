@@ -251,36 +251,31 @@ pub(crate) fn blocking_acquire_recorded<G>(
         }
     };
     // `ObjectId(0)`: inside the recorder's own work, not recorded, no holder.
-    if mode == Mode::Write && lock.0 != 0 {
-        meta.holder.set(this_thread(), site);
-    }
-    local::record_request_acquire(lock, mode, meta.next_seq_held(mode), site);
+    acquired_uncontended(meta, lock, mode, site);
     (lock, result)
 }
 
 /// The recording of an uncontended blocking acquisition of `lock` (already
-/// taken) at `site`. Out of line, so the lock call inlined
-/// into its caller stays std's lock plus a branch; its arguments and result
-/// travel in registers.
-#[inline(never)]
+/// taken) at `site`: the holder word, the sequence number and one ring slot,
+/// inlined into the lock call (with a constant `mode`, no branch on it).
+#[inline(always)]
 pub(crate) fn acquired_uncontended(meta: &ObjectMeta, lock: ObjectId, mode: Mode, site: SiteId) {
+    let seq = meta.next_seq_held(mode);
     // `ObjectId(0)`: inside the recorder's own work, not recorded, no holder.
-    if mode == Mode::Write && lock.0 != 0 {
-        meta.holder.set(this_thread(), site);
-    }
-    local::record_request_acquire(lock, mode, meta.next_seq_held(mode), site);
+    let holder = (mode == Mode::Write && lock.0 != 0).then_some(&meta.holder);
+    local::record_acquired(lock, mode, seq, site, holder);
 }
 
-/// The recording of a release of `lock`, acquired at `site` (out of line, as
+/// The recording of a release of `lock`, acquired at `site` (inlined, as
 /// [`acquired_uncontended`]).
-#[inline(never)]
+#[inline(always)]
 pub(crate) fn released(meta: &ObjectMeta, lock: ObjectId, mode: Mode, site: SiteId) {
     if mode == Mode::Write {
         meta.holder.clear();
     }
     // Readers share the counter: `next_seq_held` keeps their numbers distinct.
     let seq = meta.next_seq_held(mode);
-    record_at(Op::Release { lock, mode, seq }, site);
+    local::record_released(lock, mode, seq, site);
 }
 
 /// The slow path of [`blocking_acquire`]: the lock is held by someone else.
