@@ -40,7 +40,12 @@ pub struct Locksets {
     transitions: HashMap<(u32, LockEntry, bool), u32>,
     write_only: HashMap<u32, u32>,
     meets: HashMap<(u32, u32), u32>,
+    /// Ids of sets of at most [`SMALL_SET`] entries, keyed by their encoded entries.
+    small_ids: HashMap<[u32; SMALL_SET], u32>,
 }
+
+/// Sets up to this size are interned by value (see [`Locksets::intern_slice`]).
+const SMALL_SET: usize = 4;
 
 impl Default for Locksets {
     fn default() -> Self {
@@ -53,6 +58,7 @@ impl Default for Locksets {
             transitions: HashMap::default(),
             write_only: HashMap::default(),
             meets: HashMap::default(),
+            small_ids: HashMap::default(),
         }
     }
 }
@@ -64,6 +70,36 @@ impl Locksets {
     /// The locks of set `id`, sorted.
     pub fn get(&self, id: u32) -> &[LockEntry] {
         &self.sets[id as usize]
+    }
+
+    /// The id of `set` (any order, repeats allowed; sorted in place). Sets of at most
+    /// [`SMALL_SET`] entries are found by value with one probe and no allocation.
+    pub fn intern_slice(&mut self, set: &mut Vec<LockEntry>) -> u32 {
+        set.sort_unstable();
+        set.dedup();
+        if set.len() > SMALL_SET {
+            return self.intern(set.clone());
+        }
+        let mut key = [0u32; SMALL_SET];
+        for (k, &(lock, mode)) in key.iter_mut().zip(set.iter()) {
+            let mode = match mode {
+                Mode::Write => 0,
+                Mode::Read => 1,
+                Mode::Upgradable => 2,
+            };
+            // Non-zero, so a shorter set never equals a padded longer one. Lock ids above
+            // 2^30 cannot be keyed this way: they take the general path.
+            match lock.0.checked_mul(4).and_then(|v| v.checked_add(mode + 1)) {
+                Some(v) => *k = v,
+                None => return self.intern(set.clone()),
+            }
+        }
+        if let Some(&id) = self.small_ids.get(&key) {
+            return id;
+        }
+        let id = self.intern(set.clone());
+        self.small_ids.insert(key, id);
+        id
     }
 
     fn intern(&mut self, mut set: Vec<LockEntry>) -> u32 {
@@ -141,41 +177,33 @@ fn set_hash(set: &[LockEntry]) -> u64 {
 }
 
 /// The locks one thread holds: every acquisition with where it happened, and the interned set.
+///
+/// The set is interned lazily, when [`HeldLocks::id`] asks for it after a change: most
+/// acquisitions and releases are never followed by an access before the next change, and
+/// a transition lookup per change (a cache miss each with many distinct sets) was about
+/// half the cost of race detection.
 #[derive(Clone, Debug, Default)]
 pub struct HeldLocks {
     /// (lock, mode, index of the acquiring event), in acquisition order, one per level.
     pub held: Vec<(ObjIdx, Mode, usize)>,
-    /// Interned set of the distinct (lock, mode) pairs held.
-    pub id: u32,
-    /// Parallel to `held`: the set ids before and after the acquisition, when it added its
-    /// (lock, mode) to the set ([`NO_UNDO`] otherwise). Releasing it while the set is still
-    /// the one it made restores the earlier id without a transition lookup, which with
-    /// many distinct sets misses the cache.
-    undo: Vec<(u32, u32)>,
+    /// Interned set of the distinct (lock, mode) pairs held, when not `stale`.
+    id: u32,
+    /// Whether `held` changed since `id` was interned.
+    stale: bool,
+    /// Scratch for interning.
+    scratch: Vec<LockEntry>,
 }
-
-/// Marks an acquisition that did not change its thread's set.
-const NO_UNDO: u32 = u32::MAX;
 
 impl HeldLocks {
     /// Records an acquisition at `event`.
-    pub fn acquire(&mut self, sets: &mut Locksets, lock: ObjIdx, mode: Mode, event: usize) {
+    pub fn acquire(&mut self, lock: ObjIdx, mode: Mode, event: usize) {
         let again = self.held.iter().any(|&(l, m, _)| l == lock && m == mode);
-        if self.undo.len() != self.held.len() {
-            self.undo = vec![(NO_UNDO, NO_UNDO); self.held.len()];
-        }
         self.held.push((lock, mode, event));
-        if again {
-            self.undo.push((NO_UNDO, NO_UNDO));
-        } else {
-            let before = self.id;
-            self.id = sets.step(self.id, (lock, mode), true);
-            self.undo.push((before, self.id));
-        }
+        self.stale |= !again;
     }
 
     /// Records a release (of the innermost matching level; unmatched releases are ignored).
-    pub fn release(&mut self, sets: &mut Locksets, lock: ObjIdx, mode: Mode) {
+    pub fn release(&mut self, lock: ObjIdx, mode: Mode) {
         let Some(i) = self
             .held
             .iter()
@@ -185,21 +213,19 @@ impl HeldLocks {
             return;
         };
         let (_, mode, _) = self.held.remove(i);
-        // `undo` is out of step with `held` only if `held` was edited directly: forget it.
-        let (before, after) = if self.undo.len() == self.held.len() + 1 {
-            self.undo.remove(i)
-        } else {
-            self.undo = vec![(NO_UNDO, NO_UNDO); self.held.len()];
-            (NO_UNDO, NO_UNDO)
-        };
-        if !self.held.iter().any(|&(l, m, _)| l == lock && m == mode) {
-            self.id = if before != NO_UNDO && self.id == after {
-                // The set is still {before} + (lock, mode), and (lock, mode) was not in before.
-                before
-            } else {
-                sets.step(self.id, (lock, mode), false)
-            };
+        self.stale |= !self.held.iter().any(|&(l, m, _)| l == lock && m == mode);
+    }
+
+    /// The interned set of the distinct (lock, mode) pairs held now.
+    pub fn id(&mut self, sets: &mut Locksets) -> u32 {
+        if self.stale {
+            self.scratch.clear();
+            self.scratch
+                .extend(self.held.iter().map(|&(l, m, _)| (l, m)));
+            self.id = sets.intern_slice(&mut self.scratch);
+            self.stale = false;
         }
+        self.id
     }
 
     /// Index of the event that took the outermost level of `lock` still held.
@@ -405,14 +431,18 @@ mod tests {
             for (k, &(acquire, lock, mode)) in ops.iter().enumerate() {
                 let mode = if mode == 0 { Mode::Write } else { Mode::Read };
                 if acquire {
-                    held.acquire(&mut sets, ObjIdx(lock), mode, k);
+                    held.acquire(ObjIdx(lock), mode, k);
                 } else {
-                    held.release(&mut sets, ObjIdx(lock), mode);
+                    held.release(ObjIdx(lock), mode);
                 }
                 let mut expected: Vec<LockEntry> = held.held.iter().map(|&(l, m, _)| (l, m)).collect();
                 expected.sort();
                 expected.dedup();
-                prop_assert_eq!(sets.get(held.id), expected.as_slice());
+                let id = held.id(&mut sets);
+                prop_assert_eq!(sets.get(id), expected.as_slice());
+                // Interning is canonical: the same set from scratch has the same id.
+                let mut fresh = expected.clone();
+                prop_assert_eq!(sets.intern_slice(&mut fresh), id);
             }
         }
     }

@@ -165,8 +165,8 @@ pub fn detect(trace: &Trace, options: &RaceOptions) -> RaceReport {
         let clock = clocks.before(ev);
         let fj_clock = fj.as_mut().map_or(0, |f| f.step(t, &ev.op));
         match ev.op {
-            Op::Acquire { lock, mode, .. } => held[t].acquire(&mut sets, lock, mode, i),
-            Op::Release { lock, mode } => held[t].release(&mut sets, lock, mode),
+            Op::Acquire { lock, mode, .. } => held[t].acquire(lock, mode, i),
+            Op::Release { lock, mode } => held[t].release(lock, mode),
             ref op => {
                 if let Some((var, kind)) = AccessKind::of(op) {
                     accesses += 1;
@@ -179,7 +179,7 @@ pub fn detect(trace: &Trace, options: &RaceOptions) -> RaceReport {
                     let rec = AccessRecord {
                         thread: t as u32,
                         clock,
-                        lockset: held[t].id,
+                        lockset: held[t].id(&mut sets),
                         event: i,
                     };
                     let state = &mut vars[v];
