@@ -25,6 +25,7 @@
 //! The registry and the watchdog use std primitives only, never this crate's.
 
 mod graph;
+mod outsiders;
 mod readers;
 mod report;
 mod watchdog;
@@ -306,6 +307,8 @@ struct Slot {
     thread: Option<std::thread::Thread>,
     /// The thread's read holds (once it has registered itself).
     reads: Option<Arc<readers::ReadHolds>>,
+    /// Its kernel thread id (once it has registered itself, where known).
+    tid: Option<u32>,
     verdict: Arc<Verdict>,
     wait: Option<Entry>,
 }
@@ -351,10 +354,12 @@ impl Registration {
             name: display_name(id, current.name()),
             thread: None,
             reads: None,
+            tid: None,
             verdict: Arc::default(),
             wait: None,
         });
         slot.thread = Some(current);
+        slot.tid = outsiders::current_tid();
         slot.reads = Some(Arc::clone(&reads));
         Registration { id, reads }
     }
@@ -388,6 +393,7 @@ pub(crate) fn forked(child: ThreadId, name: Option<&str>) {
         name: display_name(child.0, name),
         thread: None,
         reads: None,
+        tid: None,
         verdict: Arc::default(),
         wait: None,
     });

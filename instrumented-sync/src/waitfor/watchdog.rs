@@ -6,7 +6,9 @@
 //! - a closed group of threads that can never be woken, at once;
 //! - a state where every live instrumented thread is blocked and every wait
 //!   began at least one interval ago (`INSTRUMENTED_SYNC_WATCHDOG_MS`,
-//!   default 100), like Go's "all goroutines are asleep".
+//!   default 100), like Go's "all goroutines are asleep", unless a thread the
+//!   detector does not know (a `std::thread`, a pool's worker) may still wake
+//!   one of them (see [`super::outsiders`]).
 //!
 //! With the `panic` action, the verdict goes to one wakeable member (it panics
 //! between two wait slices); the others stay eligible for later reports, so a
@@ -16,6 +18,7 @@ use std::collections::BTreeSet;
 use std::sync::{Arc, OnceLock, PoisonError};
 use std::time::Duration;
 
+use super::outsiders::Outsiders;
 use super::{
     DeadlockAction, Detection, Registry, deadlock_action, graph, mark_reported, publish, registry,
     snapshot,
@@ -46,16 +49,17 @@ pub(crate) fn ensure_started() {
         let _ = std::thread::Builder::new()
             .name("instrumented-sync-watchdog".into())
             .spawn(move || {
+                let mut outsiders = Outsiders::default();
                 loop {
                     std::thread::sleep(tick);
-                    check();
+                    check(&mut outsiders);
                 }
             });
     });
 }
 
 /// One look at the registry.
-fn check() {
+fn check(outsiders: &mut Outsiders) {
     let mut reg = registry();
     let snap = snapshot(&reg);
     let members = graph::never_waking(&snap.nodes);
@@ -74,6 +78,10 @@ fn check() {
                 .is_some_and(|e| e.since.elapsed() >= interval())
         })
         && reg.threads.keys().any(|t| unreported(&reg, t))
+        && !outsiders.may_wake(
+            &reg.threads.values().filter_map(|s| s.tid).collect(),
+            interval(),
+        )
     {
         (
             Detection::AllBlocked,
