@@ -15,7 +15,8 @@
 //! use std::sync::Arc;
 //! use instrumented_sync::{Mutex, thread};
 //!
-//! let accounts = Arc::new(Mutex::new(vec![100, 50]).named("accounts"));
+//! let accounts = Arc::new(Mutex::new(vec![100, 50]));
+//! instrumented_sync::name(&*accounts, "accounts");
 //! let a = Arc::clone(&accounts);
 //! thread::spawn(move || a.lock().unwrap()[0] -= 10).join().unwrap();
 //! assert_eq!(accounts.lock().unwrap()[0], 90);

@@ -10,7 +10,12 @@ use std::time::Duration;
 use sync_trace::{Attempt, Mode, ObjectId, ObjectKind, Op, Record, ThreadId};
 
 use crate::recorder::this_thread;
-use crate::{Barrier, Condvar, Mutex, RwLock, TryLockError, recorded, thread};
+// The instrumented types by path: under `passthrough` the crate root exports std's own.
+use crate::barrier::Barrier;
+use crate::condvar::Condvar;
+use crate::mutex::Mutex;
+use crate::rwlock::RwLock;
+use crate::{TryLockError, recorded, thread};
 
 /// The ops `thread` recorded, in program order.
 fn ops_of(records: &[Record], thread: ThreadId) -> Vec<Op> {
