@@ -31,16 +31,25 @@ fn panic_text(p: &Box<dyn std::any::Any + Send>) -> String {
 
 /// Joins every handle; re-raises the panic that carries the deadlock report if any, else the first.
 fn join_all(handles: Vec<thread::JoinHandle<()>>) {
-    let mut panics: Vec<Box<dyn std::any::Any + Send>> =
-        handles.into_iter().filter_map(|h| h.join().err()).collect();
-    if let Some(i) = panics
-        .iter()
-        .position(|p| panic_text(p).contains("deadlock"))
-    {
-        std::panic::resume_unwind(panics.swap_remove(i));
+    let panics: Vec<String> = handles
+        .into_iter()
+        .filter_map(|h| h.join().err())
+        .map(|p| panic_text(&p))
+        .collect();
+    // A deadlock that outlives the first report is reported again (to the
+    // threads still stuck): keep every report, they name the threads together.
+    let reports: Vec<&String> = panics.iter().filter(|m| m.contains("deadlock")).collect();
+    if !reports.is_empty() {
+        std::panic::panic_any(
+            reports
+                .iter()
+                .map(|m| m.as_str())
+                .collect::<Vec<_>>()
+                .join("\n"),
+        );
     }
-    if let Some(p) = panics.pop() {
-        std::panic::resume_unwind(p);
+    if let Some(p) = panics.into_iter().next() {
+        std::panic::panic_any(p);
     }
 }
 

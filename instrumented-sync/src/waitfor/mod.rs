@@ -335,7 +335,8 @@ fn registry() -> StdMutexGuard<'static, Registry> {
 }
 
 fn display_name(id: u32, name: Option<&str>) -> String {
-    name.map_or_else(|| format!("thread-{id}"), str::to_owned)
+    // `T<id>`, as the analyzer names an unnamed thread of the trace.
+    name.map_or_else(|| format!("T{id}"), str::to_owned)
 }
 
 /// The calling thread's registration; dropping it (at thread exit) unregisters.
@@ -474,6 +475,17 @@ impl WaitGuard<'_> {
             }
         }
     }
+
+    /// Removes this wait from the registry (the guard's drop then does nothing).
+    fn leave(&self) {
+        let Some(t) = self.thread else { return };
+        let mut reg = registry();
+        if let Some(slot) = reg.threads.get_mut(&t)
+            && slot.wait.as_ref().is_some_and(|e| e.id == self.id)
+        {
+            slot.wait = None;
+        }
+    }
 }
 
 impl WaitGuard<'_> {
@@ -523,13 +535,7 @@ impl WaitGuard<'_> {
 
 impl Drop for WaitGuard<'_> {
     fn drop(&mut self) {
-        let Some(t) = self.thread else { return };
-        let mut reg = registry();
-        if let Some(slot) = reg.threads.get_mut(&t)
-            && slot.wait.as_ref().is_some_and(|e| e.id == self.id)
-        {
-            slot.wait = None;
-        }
+        self.leave();
     }
 }
 

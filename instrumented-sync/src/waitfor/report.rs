@@ -136,27 +136,77 @@ impl DeadlockReport {
         r
     }
 
-    /// The four Coffman conditions, each with how it holds here.
+    /// The four Coffman conditions, each with the evidence of this deadlock.
     pub fn coffman(&self) -> [(&'static str, String); 4] {
-        let held: usize = self.threads.iter().map(|t| t.holds.len()).sum();
+        let exclusive: Vec<String> = self
+            .threads
+            .iter()
+            .filter(|t| t.resource_kind != "thread")
+            .map(|t| match (t.resource_kind.as_str(), t.wakers_are) {
+                (_, WakersAre::Readers) => {
+                    format!("{} is wanted for writing while read-held", t.waits_for)
+                }
+                (_, WakersAre::QueuedWriters) => {
+                    format!("{} admits no new reader while a writer waits", t.waits_for)
+                }
+                ("condvar" | "barrier" | "channel", _) => {
+                    format!(
+                        "{} ({}) needs another thread's action",
+                        t.waits_for, t.resource_kind
+                    )
+                }
+                ("semaphore", _) => format!("{} has no permit left", t.waits_for),
+                (kind, _) => format!("{} ({kind}) is held exclusively", t.waits_for),
+            })
+            .collect();
+        let mutual = if exclusive.is_empty() {
+            "each wait needs another thread's action (a join waits for the thread to end)"
+                .to_owned()
+        } else {
+            let mut e = exclusive;
+            e.sort();
+            e.dedup();
+            e.join("; ")
+        };
+        let holding: Vec<String> = self
+            .threads
+            .iter()
+            .filter(|t| !t.holds.is_empty())
+            .map(|t| {
+                let held: Vec<String> = t
+                    .holds
+                    .iter()
+                    .map(|h| format!("{} (taken at {})", h.lock, h.site))
+                    .collect();
+                format!(
+                    "{} holds {} while waiting for {} at {}",
+                    t.name,
+                    held.join(", "),
+                    t.waits_for,
+                    t.site
+                )
+            })
+            .collect();
+        let hold_and_wait = if holding.is_empty() {
+            "no blocked thread holds a lock of the deadlock: the threads wait for each other's actions"
+                .to_owned()
+        } else {
+            holding.join("; ")
+        };
         let circular = if self.cycle.is_empty() {
             "every thread that could wake a blocked thread is itself blocked".to_owned()
         } else {
-            format!("{} wait for each other in a cycle", self.cycle.join(", "))
+            let mut c = self.cycle.clone();
+            c.push(self.cycle[0].clone());
+            format!("{} (each waits for the next)", c.join(" -> "))
         };
         [
-            (
-                "mutual exclusion",
-                "each lock waited for is held exclusively, or the wait needs another thread's action"
-                    .to_owned(),
-            ),
-            (
-                "hold and wait",
-                format!("the blocked threads hold {held} lock(s) of the deadlock while waiting"),
-            ),
+            ("mutual exclusion", mutual),
+            ("hold and wait", hold_and_wait),
             (
                 "no preemption",
-                "nothing takes a lock or permit away from its holder".to_owned(),
+                "nothing takes a lock or permit away from its holder: only the holder releases it"
+                    .to_owned(),
             ),
             ("circular wait", circular),
         ]
