@@ -165,3 +165,19 @@ fn slow_holder_is_not_a_deadlock() {
         None
     );
 }
+
+#[test]
+fn relocking_a_held_spin_lock_is_reported_as_spinning() {
+    let msg = run(|| {
+        let s = instrumented_sync::SpinLock::new(0).named("ring_head");
+        let _g = s.lock().unwrap();
+        let _again = s.lock().unwrap();
+    })
+    .expect("re-locking a spin lock must panic, not spin forever");
+    assert!(
+        msg.contains("deadlock") && msg.contains("ring_head"),
+        "{msg}"
+    );
+    assert!(msg.contains("spins on ring_head"), "{msg}");
+    assert!(msg.contains("(spin-lock) is held exclusively"), "{msg}");
+}

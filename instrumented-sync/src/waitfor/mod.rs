@@ -938,12 +938,13 @@ impl Draft {
     }
 }
 
+/// The kind's name, as the analyzer's JSON contract spells it (`analyzer/JSON.md`).
 fn kind_name(kind: ObjectKind) -> &'static str {
     match kind {
         ObjectKind::Mutex => "mutex",
-        ObjectKind::RwLock => "rwlock",
+        ObjectKind::RwLock => "rw-lock",
         ObjectKind::ReentrantMutex => "reentrant-mutex",
-        ObjectKind::SpinLock => "spinlock",
+        ObjectKind::SpinLock => "spin-lock",
         ObjectKind::Condvar => "condvar",
         ObjectKind::Barrier => "barrier",
         ObjectKind::Semaphore => "semaphore",

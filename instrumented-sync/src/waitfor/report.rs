@@ -223,8 +223,14 @@ impl DeadlockReport {
         for t in &self.threads {
             let res = format!("{} ({})", t.waits_for, t.resource_kind);
             out.push_str(&format!("  {} [shape=ellipse];\n", q(&res)));
+            // A spin lock's waiter burns CPU: it spins, it does not sleep.
+            let verb = if t.resource_kind == "spin-lock" {
+                "spins on"
+            } else {
+                "waits"
+            };
             out.push_str(&format!(
-                "  {} -> {} [label=\"waits\", color=red];\n",
+                "  {} -> {} [label=\"{verb}\", color=red];\n",
                 q(&t.name),
                 q(&res)
             ));
@@ -293,9 +299,14 @@ impl fmt::Display for DeadlockReport {
         writeln!(f, "{}", self.summary())?;
         writeln!(f, "detected by: {}", self.detection.as_str())?;
         for t in &self.threads {
+            let verb = if t.resource_kind == "spin-lock" {
+                "spins on"
+            } else {
+                "waits for"
+            };
             writeln!(
                 f,
-                "  thread {} waits for {} at {}",
+                "  thread {} {verb} {} at {}",
                 t.name, t.waits_for, t.site
             )?;
             if let Some(w) = &t.wakers {
