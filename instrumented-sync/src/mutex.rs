@@ -232,11 +232,29 @@ impl<T: ?Sized> Drop for MutexGuard<'_, T> {
     #[inline(always)]
     fn drop(&mut self) {
         // `None` means a condvar wait took the std guard and already recorded the
-        // release; `ObjectId(0)`, that the acquisition was not recorded (recording off).
-        if self.inner.is_some() && self.lock != ObjectId(0) {
-            recorder::released(self.meta, self.lock, Mode::Write, self.site);
+        // release; `ObjectId(0)`, that the acquisition was not recorded
+        // (recording off: the field's own drop is std's unlock, inlined).
+        if self.lock != ObjectId(0)
+            && let Some(inner) = self.inner.take()
+        {
+            release_recorded(self.meta, self.lock, self.site, inner);
         }
     }
+}
+
+/// Records the release, then unlocks. Out of line, so the guard's drop
+/// inlines into its caller (the whole release, std's unlock included, is too
+/// large for that); its arguments travel in registers instead of the guard
+/// going through memory.
+#[inline(never)]
+fn release_recorded<T: ?Sized>(
+    meta: &ObjectMeta,
+    lock: ObjectId,
+    site: SiteId,
+    inner: std_sync::MutexGuard<'_, T>,
+) {
+    recorder::released(meta, lock, Mode::Write, site);
+    drop(inner);
 }
 
 impl<T: ?Sized> Deref for MutexGuard<'_, T> {
