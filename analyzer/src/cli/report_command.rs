@@ -6,12 +6,13 @@ use std::fs;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::Duration;
 
 use analyzer::analysis::{Analysis, AnalysisBuilder, AnalysisOptions};
 use analyzer::finding::FindingKind;
 use analyzer::model::{Trace, Warning};
 use analyzer::report::baseline::Baseline;
-use analyzer::report::svg::{self, SvgRenderer};
+use analyzer::report::svg::{GraphvizLimits, SvgBatch, SvgRenderer};
 use analyzer::report::{self, ReportOptions, bundle};
 use analyzer::trace::{LoadError, LoadOptions, collect_inputs, load_path};
 use anyhow::{Context, Result, bail};
@@ -67,6 +68,11 @@ pub struct ReportArgs {
     /// Who draws the SVG graphs.
     #[arg(long, value_enum, default_value_t = SvgRendererArg::Auto)]
     pub svg_renderer: SvgRendererArg,
+    /// Seconds one Graphviz `dot` call may run; a slower graph, and every graph after it,
+    /// is drawn by the built-in layout instead (auto also skips Graphviz for graphs over
+    /// 200 nodes or 400 edges).
+    #[arg(long, value_name = "SECS", default_value_t = 20.0, value_parser = parse_timeout)]
+    pub dot_timeout: f64,
     /// Source paths in SARIF are made relative to this directory [default: the current directory].
     #[arg(long, value_name = "DIR")]
     pub repo_root: Option<PathBuf>,
@@ -82,6 +88,13 @@ pub struct ReportArgs {
     /// Loading.
     #[command(flatten)]
     pub load: LoadArgs,
+}
+
+fn parse_timeout(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(secs) if secs.is_finite() && secs > 0.0 && secs <= 86_400.0 => Ok(secs),
+        _ => Err("expected a number of seconds above 0 (at most 86400)".to_owned()),
+    }
 }
 
 fn parse_fail_on_item(s: &str) -> Result<FailOn, String> {
@@ -262,17 +275,32 @@ pub fn report(args: &ReportArgs) -> Result<ExitCode> {
         Some(root) => root.clone(),
         None => std::env::current_dir().context("the current directory")?,
     };
-    let files = bundle::render_files(&analysis, &report_options, renderer, &repo_root)
+    let limits = GraphvizLimits {
+        timeout: Duration::from_secs_f64(args.dot_timeout),
+        ..GraphvizLimits::default()
+    };
+    let mut batch = SvgBatch::new(renderer, limits).context("rendering SVG")?;
+    let bundle = bundle::render_bundle(&analysis, &report_options, &mut batch, &repo_root)
         .context("rendering SVG")?;
+    // Said once here and once in index.html, however many graphs fell back.
+    for note in &bundle.notes {
+        eprintln!("analyzer: note: {note}");
+    }
+    let files = bundle.files;
     for (name, bytes) in &files {
         write_file(&args.out.join(name), bytes.as_bytes())?;
     }
     remove_stale_finding_files(&args.out, &files)?;
     println!(
-        "analyzer: wrote {} files to {} (SVG by {})",
+        "analyzer: wrote {} files to {} (SVG by {}{})",
         files.len(),
         args.out.display(),
-        svg::resolve(renderer)
+        batch.renderer(),
+        if batch.fallbacks().is_empty() {
+            ""
+        } else {
+            ", some by builtin"
+        }
     );
     println!("{}", report::text::summary_line(&analysis, &report_options));
     let failing = report_options.failing_count(&analysis);

@@ -5,12 +5,13 @@ use std::path::Path;
 
 use crate::analysis::Analysis;
 use crate::report::html::Drawings;
-use crate::report::svg::{self, SvgError, SvgRenderer};
+use crate::report::svg::{GraphvizLimits, SvgBatch, SvgError, SvgRenderer};
 use crate::report::{ReportOptions, dot, html, json, junit, sarif, text};
 
 /// Every file of a report directory, by name, in a stable order: `report.txt`,
 /// `report.json`, `report.sarif`, `junit.xml`, `index.html`, `lock-order.{dot,svg}`
-/// and `finding-<id>.{dot,svg}` per finding.
+/// and `finding-<id>.{dot,svg}` per finding. Graphviz gets the default
+/// [`GraphvizLimits`]; see [`render_bundle`] for other limits and the fallback notes.
 ///
 /// ```
 /// use analyzer::analysis::Analysis;
@@ -26,24 +27,59 @@ pub fn render_files(
     renderer: SvgRenderer,
     repo_root: &Path,
 ) -> Result<BTreeMap<String, String>, SvgError> {
+    let mut batch = SvgBatch::new(renderer, GraphvizLimits::default())?;
+    Ok(render_bundle(analysis, options, &mut batch, repo_root)?.files)
+}
+
+/// A rendered report directory and what the reader should know about how it was drawn.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Bundle {
+    /// File name to contents, as [`render_files`] describes.
+    pub files: BTreeMap<String, String>,
+    /// Notes also shown in `index.html`: graphs drawn by the built-in layout instead of
+    /// Graphviz, and what the whole-run graph left out. Empty for a plain run.
+    pub notes: Vec<String>,
+}
+
+/// Renders every file of a report directory, drawing graphs with `batch`. The whole-run
+/// graph is an overview above [`dot::OVERVIEW_MAX_LOCKS`] locks (see
+/// [`dot::render_overview`]), and `lock-order.dot` holds what is drawn, not the full
+/// graph, so the two files agree and the DOT stays small.
+pub fn render_bundle(
+    analysis: &Analysis,
+    options: &ReportOptions,
+    batch: &mut SvgBatch,
+    repo_root: &Path,
+) -> Result<Bundle, SvgError> {
     let mut files = BTreeMap::new();
-    let graph_dot = dot::render(analysis);
-    let graph_svg = svg::render(&graph_dot, renderer)?;
+    let (graph_dot, left_out) = dot::render_overview(analysis, dot::OVERVIEW_MAX_LOCKS);
+    let graph_svg = batch.render("lock-order.svg", &graph_dot)?;
     let mut drawings = Drawings {
         graph: graph_svg.text.clone(),
         findings: BTreeMap::new(),
+        notes: Vec::new(),
     };
     files.insert("lock-order.dot".to_owned(), graph_dot);
     files.insert("lock-order.svg".to_owned(), graph_svg.text);
     for finding in &analysis.findings {
         let finding_dot = dot::render_finding(finding);
         let name = format!("finding-{}", file_safe(&finding.id));
-        let drawn = svg::render(&finding_dot, renderer)?;
+        let drawn = batch.render(&format!("{name}.svg"), &finding_dot)?;
         drawings
             .findings
             .insert(finding.id.clone(), drawn.text.clone());
         files.insert(format!("{name}.dot"), finding_dot);
         files.insert(format!("{name}.svg"), drawn.text);
+    }
+    if let Some(left_out) = left_out {
+        drawings.notes.push(format!(
+            "The whole-run graph has {} locks: {}.",
+            analysis.graph.nodes.len(),
+            left_out.describe()
+        ));
+    }
+    if let Some(summary) = batch.fallback_summary() {
+        drawings.notes.push(format!("{summary}."));
     }
     files.insert(
         "index.html".to_owned(),
@@ -56,7 +92,10 @@ pub fn render_files(
     files.insert("junit.xml".to_owned(), junit::render(analysis, options));
     files.insert("report.json".to_owned(), json::render(analysis, options));
     files.insert("report.txt".to_owned(), text::render(analysis, options));
-    Ok(files)
+    Ok(Bundle {
+        files,
+        notes: drawings.notes,
+    })
 }
 
 /// Whether `name` is a per-finding file this module writes (so stale ones can be removed).

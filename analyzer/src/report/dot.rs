@@ -16,6 +16,7 @@ use graphviz_rust::printer::PrinterContext;
 use crate::analysis::Analysis;
 use crate::finding::{Condition, Finding, FindingKind, LockRef};
 use crate::graph::GraphEdge;
+use crate::report::plural;
 
 /// Witness lines shown per edge before the rest are summarised as "+N more".
 pub const MAX_WITNESSES_PER_EDGE: usize = 4;
@@ -25,14 +26,87 @@ const EVIDENCE_WIDTH: usize = 60;
 
 const CYCLE_COLOR: &str = "red";
 
-/// Renders the whole-run lock-order graph of `analysis`.
+/// Renders the whole-run lock-order graph of `analysis`, every lock and edge.
 pub fn render(analysis: &Analysis) -> String {
+    let view = &analysis.graph;
+    render_graph(
+        analysis,
+        &vec![true; view.nodes.len()],
+        &graph_title(analysis),
+    )
+}
+
+/// Whole-run graphs with more locks than this are drawn in reports as an overview:
+/// only the locks on reported cycles (a hairball of a thousand locks helps nobody).
+pub const OVERVIEW_MAX_LOCKS: usize = 100;
+
+/// What an overview of the whole-run graph left out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LeftOut {
+    /// Locks not drawn.
+    pub locks: usize,
+    /// Edges not drawn.
+    pub edges: usize,
+    /// Locks drawn (those on reported cycles).
+    pub drawn_locks: usize,
+}
+
+impl LeftOut {
+    /// One sentence for the graph label and `index.html`.
+    pub fn describe(&self) -> String {
+        format!(
+            "only the {} on reported cycles {} drawn; {} and {} left out \
+             (analyzer check --format dot writes the whole graph)",
+            plural(self.drawn_locks, "lock", "locks"),
+            if self.drawn_locks == 1 { "is" } else { "are" },
+            plural(self.locks, "lock", "locks"),
+            plural(self.edges, "edge", "edges"),
+        )
+    }
+}
+
+/// The whole-run graph as a report draws it: all of it up to `max_locks` locks; above
+/// that, only the locks on reported cycles and the edges among them, with a label
+/// saying how much was left out.
+pub fn render_overview(analysis: &Analysis, max_locks: usize) -> (String, Option<LeftOut>) {
+    let view = &analysis.graph;
+    if view.nodes.len() <= max_locks {
+        return (render(analysis), None);
+    }
+    let mut keep = vec![false; view.nodes.len()];
+    for edge in view.edges.iter().filter(|e| e.in_cycle) {
+        keep[edge.from] = true;
+        keep[edge.to] = true;
+    }
+    let drawn_locks = keep.iter().filter(|&&k| k).count();
+    let drawn_edges = view
+        .edges
+        .iter()
+        .filter(|e| keep[e.from] && keep[e.to])
+        .count();
+    let left_out = LeftOut {
+        locks: view.nodes.len() - drawn_locks,
+        edges: view.edges.len() - drawn_edges,
+        drawn_locks,
+    };
+    let title = format!(
+        "{} ({} locks, {} edges): {}",
+        graph_title(analysis),
+        view.nodes.len(),
+        view.edges.len(),
+        left_out.describe()
+    );
+    (render_graph(analysis, &keep, &title), Some(left_out))
+}
+
+/// The lock-order graph over the locks marked in `keep` and the edges among them.
+fn render_graph(analysis: &Analysis, keep: &[bool], title: &str) -> String {
     let view = &analysis.graph;
     let mut stmts = vec![
         graph_attrs(vec![
             attr("rankdir", plain("LR")),
             attr("labelloc", plain("t")),
-            attr("label", quoted(&graph_title(analysis))),
+            attr("label", quoted(title)),
         ]),
         Stmt::GAttribute(GraphAttributes::Node(vec![
             attr("shape", plain("box")),
@@ -44,19 +118,20 @@ pub fn render(analysis: &Analysis) -> String {
             attr("fontsize", plain("10")),
         ])),
     ];
-    let on_cycle = |i: usize| {
-        view.edges
-            .iter()
-            .any(|e| e.in_cycle && (e.from == i || e.to == i))
-    };
-    for (i, node) in view.nodes.iter().enumerate() {
+    // Which nodes touch a cycle edge, computed once (a per-node scan is quadratic).
+    let mut on_cycle = vec![false; view.nodes.len()];
+    for edge in view.edges.iter().filter(|e| e.in_cycle) {
+        on_cycle[edge.from] = true;
+        on_cycle[edge.to] = true;
+    }
+    for (i, node) in view.nodes.iter().enumerate().filter(|&(i, _)| keep[i]) {
         let mut attrs = vec![attr("label", quoted(&lock_label(&node.lock)))];
-        if on_cycle(i) {
+        if on_cycle[i] {
             attrs.push(attr("color", plain(CYCLE_COLOR)));
         }
         stmts.push(node_stmt(&node_name(i), attrs));
     }
-    for edge in &view.edges {
+    for edge in view.edges.iter().filter(|e| keep[e.from] && keep[e.to]) {
         let mut attrs = vec![attr("label", quoted(&witness_label(edge)))];
         if edge.in_cycle {
             attrs.extend(cycle_edge_attrs());

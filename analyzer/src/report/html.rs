@@ -20,6 +20,9 @@ pub struct Drawings {
     pub graph: String,
     /// One focused graph per finding id.
     pub findings: BTreeMap<String, String>,
+    /// Notes on how the graphs were drawn (fallbacks, left-out locks), shown with the
+    /// whole-run graph and near the top; none for a plain run.
+    pub notes: Vec<String>,
 }
 
 const STYLE: &str = "
@@ -66,6 +69,7 @@ pub fn render(analysis: &Analysis, options: &ReportOptions, drawings: &Drawings)
     write_summary(&mut out, analysis, options);
     write_baseline(&mut out, options);
     write_diagnostics(&mut out, analysis);
+    write_notes(&mut out, &drawings.notes, "drawing-notes");
     out.push_str("<h2 id=\"findings\">Findings</h2>\n");
     if analysis.findings.is_empty() {
         out.push_str("<p>No findings: no lock-order cycle, deadlock or race was seen.</p>\n");
@@ -84,6 +88,7 @@ pub fn render(analysis: &Analysis, options: &ReportOptions, drawings: &Drawings)
         "<p class=\"muted\">An edge A → B means B was acquired while A was held; \
          red edges lie on a reported cycle.</p>\n",
     );
+    write_notes(&mut out, &drawings.notes, "graph-notes");
     let _ = writeln!(
         out,
         "<figure class=\"graph\">{}</figure>",
@@ -91,6 +96,18 @@ pub fn render(analysis: &Analysis, options: &ReportOptions, drawings: &Drawings)
     );
     out.push_str("</body>\n</html>\n");
     out
+}
+
+/// Notes on how the graphs were drawn, as a list with the HTML id `id`; nothing when empty.
+fn write_notes(out: &mut String, notes: &[String], id: &str) {
+    if notes.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "<ul class=\"muted\" id=\"{id}\">");
+    for note in notes {
+        let _ = writeln!(out, "<li>{}</li>", esc(note));
+    }
+    out.push_str("</ul>\n");
 }
 
 fn write_inputs(out: &mut String, analysis: &Analysis) {
@@ -366,6 +383,7 @@ mod tests {
                 "<svg id=\"abba\"></svg>".to_owned(),
             )]
             .into(),
+            notes: Vec::new(),
         }
     }
 

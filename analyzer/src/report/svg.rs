@@ -7,6 +7,8 @@ use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::str::FromStr;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
 
 use crate::report::layout::{Diagram, LayoutError, render_svg};
 
@@ -80,6 +82,14 @@ pub enum SvgError {
         /// The first lines of its standard error.
         stderr: String,
     },
+    /// `dot` ran longer than its time limit and was killed.
+    #[error("{} did not finish within {} s and was killed", program.display(), timeout.as_secs_f64())]
+    GraphvizTimedOut {
+        /// The program.
+        program: PathBuf,
+        /// The limit it exceeded.
+        timeout: Duration,
+    },
     /// The built-in renderer could not read the DOT.
     #[error(transparent)]
     Layout(#[from] LayoutError),
@@ -103,20 +113,221 @@ pub fn resolve(renderer: SvgRenderer) -> SvgRenderer {
     }
 }
 
-/// Renders `dot` as SVG with `renderer`.
+/// Renders `dot` as SVG with `renderer`; Graphviz gets the default time limit of
+/// [`GraphvizLimits`] (a timeout is an error here; [`SvgBatch`] falls back instead).
 pub fn render(dot: &str, renderer: SvgRenderer) -> Result<Svg, SvgError> {
     match resolve(renderer) {
         SvgRenderer::Graphviz => {
             let program = graphviz_path().ok_or(SvgError::GraphvizMissing)?;
             Ok(Svg {
-                text: run_graphviz(&program, dot)?,
+                text: run_graphviz(&program, dot, GraphvizLimits::default().timeout)?,
                 renderer: SvgRenderer::Graphviz,
             })
         }
-        _ => Ok(Svg {
-            text: render_svg(&Diagram::from_dot(dot)?),
-            renderer: SvgRenderer::Builtin,
-        }),
+        _ => render_builtin(dot),
+    }
+}
+
+fn render_builtin(dot: &str) -> Result<Svg, SvgError> {
+    Ok(Svg {
+        text: render_svg(&Diagram::from_dot(dot)?),
+        renderer: SvgRenderer::Builtin,
+    })
+}
+
+/// Bounds that keep Graphviz from stalling a report: larger graphs go to the built-in
+/// layout under [`SvgRenderer::Auto`], and every `dot` call is killed after `timeout`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct GraphvizLimits {
+    /// Graphs with more nodes than this are drawn by the built-in layout (auto only).
+    pub max_nodes: usize,
+    /// Graphs with more edges than this are drawn by the built-in layout (auto only).
+    pub max_edges: usize,
+    /// How long one `dot` call may run before it is killed.
+    pub timeout: Duration,
+}
+
+impl Default for GraphvizLimits {
+    /// 200 nodes / 400 edges: `dot` draws that in about a second; jigsaw's 1,500-node
+    /// graph took it more than five minutes.
+    fn default() -> Self {
+        GraphvizLimits {
+            max_nodes: 200,
+            max_edges: 400,
+            timeout: Duration::from_secs(20),
+        }
+    }
+}
+
+/// Why a graph meant for Graphviz was drawn by the built-in layout.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Fallback {
+    /// The graph exceeds [`GraphvizLimits::max_nodes`] or [`GraphvizLimits::max_edges`].
+    TooLarge {
+        /// Its nodes.
+        nodes: usize,
+        /// Its edges.
+        edges: usize,
+    },
+    /// `dot` ran past [`GraphvizLimits::timeout`] on this graph and was killed; later
+    /// graphs of the batch are not given to it at all.
+    TimedOut {
+        /// The limit.
+        timeout: Duration,
+    },
+    /// An earlier graph of the batch timed out, so this one was not given to `dot`.
+    AfterTimeout,
+}
+
+/// A graph drawn by the built-in layout although Graphviz was chosen, and why.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FallbackNote {
+    /// The graph's name (its file name in the report).
+    pub graph: String,
+    /// Why.
+    pub reason: Fallback,
+}
+
+/// Renders the graphs of one report: one renderer choice, one [`GraphvizLimits`], and a
+/// record of every graph that fell back to the built-in layout. After one `dot` call
+/// times out, the rest of the batch skips Graphviz, so a report waits at most one timeout.
+#[derive(Clone, Debug)]
+pub struct SvgBatch {
+    /// The renderer asked for.
+    requested: SvgRenderer,
+    /// `dot`, when Graphviz is used.
+    program: Option<PathBuf>,
+    limits: GraphvizLimits,
+    timed_out: bool,
+    fallbacks: Vec<FallbackNote>,
+}
+
+impl SvgBatch {
+    /// A batch drawing with `renderer`; an error when Graphviz is asked for explicitly
+    /// and is not installed.
+    pub fn new(renderer: SvgRenderer, limits: GraphvizLimits) -> Result<SvgBatch, SvgError> {
+        let program = match resolve(renderer) {
+            SvgRenderer::Graphviz => Some(graphviz_path().ok_or(SvgError::GraphvizMissing)?),
+            _ => None,
+        };
+        Ok(SvgBatch {
+            requested: renderer,
+            program,
+            limits,
+            timed_out: false,
+            fallbacks: Vec::new(),
+        })
+    }
+
+    /// Renders the graph `name` (its DOT text is `dot`). Under [`SvgRenderer::Auto`] a
+    /// graph over the size limits, and under any Graphviz choice a graph `dot` does not
+    /// finish in time, is drawn by the built-in layout and noted in [`Self::fallbacks`].
+    pub fn render(&mut self, name: &str, dot: &str) -> Result<Svg, SvgError> {
+        let Some(program) = self.program.clone() else {
+            return render_builtin(dot);
+        };
+        if self.timed_out {
+            return self.fall_back(name, dot, Fallback::AfterTimeout);
+        }
+        if self.requested == SvgRenderer::Auto {
+            let diagram = Diagram::from_dot(dot)?;
+            let (nodes, edges) = (diagram.nodes.len(), diagram.edges.len());
+            if nodes > self.limits.max_nodes || edges > self.limits.max_edges {
+                self.fallbacks.push(FallbackNote {
+                    graph: name.to_owned(),
+                    reason: Fallback::TooLarge { nodes, edges },
+                });
+                return Ok(Svg {
+                    text: render_svg(&diagram),
+                    renderer: SvgRenderer::Builtin,
+                });
+            }
+        }
+        match run_graphviz(&program, dot, self.limits.timeout) {
+            Ok(text) => Ok(Svg {
+                text,
+                renderer: SvgRenderer::Graphviz,
+            }),
+            Err(SvgError::GraphvizTimedOut { timeout, .. }) => {
+                self.timed_out = true;
+                self.fall_back(name, dot, Fallback::TimedOut { timeout })
+            }
+            Err(other) => Err(other),
+        }
+    }
+
+    fn fall_back(&mut self, name: &str, dot: &str, reason: Fallback) -> Result<Svg, SvgError> {
+        self.fallbacks.push(FallbackNote {
+            graph: name.to_owned(),
+            reason,
+        });
+        render_builtin(dot)
+    }
+
+    /// The renderer the batch uses when nothing falls back.
+    pub fn renderer(&self) -> SvgRenderer {
+        if self.program.is_some() {
+            SvgRenderer::Graphviz
+        } else {
+            SvgRenderer::Builtin
+        }
+    }
+
+    /// Every graph drawn by the built-in layout instead of Graphviz, in render order.
+    pub fn fallbacks(&self) -> &[FallbackNote] {
+        &self.fallbacks
+    }
+
+    /// One sentence on the fallbacks for the user (stderr and `index.html`), or `None`
+    /// when every graph was drawn by the renderer chosen.
+    pub fn fallback_summary(&self) -> Option<String> {
+        if self.fallbacks.is_empty() {
+            return None;
+        }
+        let mut parts = Vec::new();
+        let large: Vec<(&str, usize, usize)> = self
+            .fallbacks
+            .iter()
+            .filter_map(|n| match n.reason {
+                Fallback::TooLarge { nodes, edges } => Some((n.graph.as_str(), nodes, edges)),
+                _ => None,
+            })
+            .collect();
+        if let Some(&(graph, nodes, edges)) = large.first() {
+            parts.push(format!(
+                "{} more than {} nodes or {} edges and {} drawn by the built-in layout instead of \
+                 Graphviz (the first, {graph}, has {nodes} nodes and {edges} edges)",
+                super::plural(large.len(), "graph has", "graphs have"),
+                self.limits.max_nodes,
+                self.limits.max_edges,
+                if large.len() == 1 { "was" } else { "were" },
+            ));
+        }
+        if let Some(first) = self
+            .fallbacks
+            .iter()
+            .find(|n| matches!(n.reason, Fallback::TimedOut { .. }))
+        {
+            let later = self
+                .fallbacks
+                .iter()
+                .filter(|n| n.reason == Fallback::AfterTimeout)
+                .count();
+            parts.push(format!(
+                "Graphviz did not finish {} within {} s and was killed; {} drawn by the built-in layout",
+                first.graph,
+                self.limits.timeout.as_secs_f64(),
+                if later == 0 {
+                    "it was".to_owned()
+                } else {
+                    format!(
+                        "it and the {} after it were",
+                        super::plural(later, "graph", "graphs")
+                    )
+                }
+            ));
+        }
+        Some(parts.join("; "))
     }
 }
 
@@ -141,7 +352,11 @@ fn is_executable(path: &Path) -> bool {
     }
 }
 
-fn run_graphviz(program: &Path, dot: &str) -> Result<String, SvgError> {
+/// Runs `dot -Tsvg` on `dot`, killing it after `timeout`.
+///
+/// Graphviz can take minutes on a graph of a few thousand nodes; a report must not
+/// hang a CI job on it, so the caller falls back to the built-in layout instead.
+fn run_graphviz(program: &Path, dot: &str, timeout: Duration) -> Result<String, SvgError> {
     let io = |source| SvgError::GraphvizIo {
         program: program.to_owned(),
         source,
@@ -153,37 +368,72 @@ fn run_graphviz(program: &Path, dot: &str) -> Result<String, SvgError> {
         .stderr(Stdio::piped())
         .spawn()
         .map_err(io)?;
-    // Feed stdin from another thread: a large graph fills the stdout pipe before dot reads all input.
-    let mut stdin = child.stdin.take().expect("stdin is piped");
+    // Every pipe is served by its own thread: a large graph fills the stdout pipe before
+    // dot reads all its input, and a killed dot may leave a pipe open in a grandchild, so
+    // after a timeout these threads are left to finish on their own instead of joined.
+    let mut stdin = child.stdin.take().ok_or_else(|| io(missing_pipe()))?;
     let input = dot.to_owned();
     let writer = std::thread::spawn(move || stdin.write_all(input.as_bytes()));
-    let mut stdout = String::new();
-    let mut stderr = String::new();
-    child
-        .stdout
-        .take()
-        .expect("stdout is piped")
-        .read_to_string(&mut stdout)
-        .map_err(io)?;
-    child
-        .stderr
-        .take()
-        .expect("stderr is piped")
-        .read_to_string(&mut stderr)
-        .map_err(io)?;
-    let status = child.wait().map_err(io)?;
-    let written = writer
-        .join()
-        .unwrap_or_else(|_| Err(std::io::Error::other("stdin writer panicked")));
+    let stdout = read_in_background(child.stdout.take().ok_or_else(|| io(missing_pipe()))?);
+    let stderr = read_in_background(child.stderr.take().ok_or_else(|| io(missing_pipe()))?);
+    let deadline = Instant::now() + timeout;
+    let mut pause = Duration::from_millis(1);
+    let status = loop {
+        if let Some(status) = child.try_wait().map_err(io)? {
+            break status;
+        }
+        let now = Instant::now();
+        if now >= deadline {
+            // Already exited between the two calls is fine; kill's error is then moot.
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(SvgError::GraphvizTimedOut {
+                program: program.to_owned(),
+                timeout,
+            });
+        }
+        std::thread::sleep(pause.min(deadline - now));
+        pause = (pause * 2).min(Duration::from_millis(25));
+    };
+    let stdout = stdout.recv().unwrap_or_else(|_| Err(thread_died()));
+    let stderr = stderr.recv().unwrap_or_else(|_| Err(thread_died()));
+    let written = writer.join().unwrap_or_else(|_| Err(thread_died()));
     if !status.success() {
         return Err(SvgError::GraphvizFailed {
             program: program.to_owned(),
             status,
-            stderr: stderr.lines().take(5).collect::<Vec<_>>().join(" "),
+            stderr: stderr
+                .unwrap_or_default()
+                .lines()
+                .take(5)
+                .collect::<Vec<_>>()
+                .join(" "),
         });
     }
     written.map_err(io)?;
-    Ok(stdout)
+    stdout.map_err(io)
+}
+
+/// Reads `pipe` to its end on another thread; the result arrives on the returned channel.
+fn read_in_background(
+    mut pipe: impl Read + Send + 'static,
+) -> mpsc::Receiver<std::io::Result<String>> {
+    let (send, receive) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut text = String::new();
+        let result = pipe.read_to_string(&mut text).map(|_| text);
+        // The receiver is gone only after a timeout, when nobody wants the text.
+        let _ = send.send(result);
+    });
+    receive
+}
+
+fn missing_pipe() -> std::io::Error {
+    std::io::Error::other("a pipe to the child was not set up")
+}
+
+fn thread_died() -> std::io::Error {
+    std::io::Error::other("a pipe thread panicked")
 }
 
 /// The `<svg>…</svg>` element of an SVG document, for inlining in HTML: the XML
