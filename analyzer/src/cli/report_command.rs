@@ -11,7 +11,7 @@ use std::time::Duration;
 use analyzer::analysis::{Analysis, AnalysisBuilder, AnalysisOptions};
 use analyzer::finding::FindingKind;
 use analyzer::model::{Trace, Warning};
-use analyzer::report::baseline::Baseline;
+use analyzer::report::baseline::{Baseline, BaselineError};
 use analyzer::report::svg::{GraphvizLimits, SvgBatch, SvgRenderer};
 use analyzer::report::{self, ReportOptions, bundle};
 use analyzer::trace::{LoadError, LoadOptions, collect_inputs, load_path};
@@ -252,7 +252,22 @@ pub fn apply_baseline(
         );
         new
     } else {
-        Baseline::load(path)?
+        match Baseline::load(path) {
+            Ok(baseline) => baseline,
+            // A repository that has not accepted anything yet has no file: the ready CI job
+            // must still work there, and --update-baseline creates the file when wanted.
+            Err(BaselineError::Read { source, .. })
+                if source.kind() == std::io::ErrorKind::NotFound =>
+            {
+                eprintln!(
+                    "analyzer: note: {}: no baseline yet, so every finding counts \
+                     (--update-baseline creates it)",
+                    path.display()
+                );
+                Baseline::default()
+            }
+            Err(err) => return Err(err.into()),
+        }
     };
     options.baseline = Some(baseline.apply(&analysis.findings));
     Ok(())

@@ -55,8 +55,9 @@ impl BaselineStatus {
 /// Why a baseline file could not be read or parsed.
 #[derive(Debug, thiserror::Error)]
 pub enum BaselineError {
-    /// The file could not be read.
-    #[error("{}: cannot read baseline: {source}", file.display())]
+    /// The file could not be read. The I/O error is the `source` (not repeated in this
+    /// message, so a printed error chain says it once).
+    #[error("{}: cannot read baseline", file.display())]
     Read {
         /// The file.
         file: PathBuf,

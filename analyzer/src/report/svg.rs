@@ -64,8 +64,8 @@ pub enum SvgError {
         "Graphviz `dot` is not on PATH (install the graphviz package, or use --svg-renderer builtin)"
     )]
     GraphvizMissing,
-    /// `dot` could not be run or talked to.
-    #[error("cannot run {}: {source}", program.display())]
+    /// `dot` could not be run or talked to (the I/O error is the `source`).
+    #[error("cannot run {}", program.display())]
     GraphvizIo {
         /// The program.
         program: PathBuf,
