@@ -6,6 +6,14 @@
 //! a full [`sync_channel`] are untimed waits the watchdog knows of; the
 //! `_timeout` and `try_` forms never count as deadlocked. Errors are std's.
 //!
+//! A disconnection synchronises as in std, where the handle counts are
+//! acquire-release: each sender's drop records a `Send` (receiving the
+//! previous drop's, as std's count decrement does) and the receiver that sees
+//! every sender gone records the `Recv` of the last one. The other way, the
+//! receiver's drop records one `Send` per live sender handle, and each thread
+//! whose send then fails records the `Recv` of one of them (the first time;
+//! more failing threads than handles at the drop get none).
+//!
 //! ```
 //! use instrumented_sync::{mpsc, thread};
 //!
@@ -22,7 +30,7 @@ use std::sync::{Arc, Condvar as StdCondvar, Mutex as StdMutex, MutexGuard, Poiso
 use std::time::{Duration, Instant};
 
 pub use std::sync::mpsc::{RecvError, RecvTimeoutError, SendError, TryRecvError, TrySendError};
-use sync_trace::{ObjectKind, Op, SiteId};
+use sync_trace::{ObjectKind, Op, SiteId, ThreadId};
 
 use crate::recorder::{self, ObjectMeta, record_at};
 use crate::waitfor::{self, Resource, Wakers};
@@ -42,12 +50,18 @@ struct State<T> {
     queue: VecDeque<(T, u64)>,
     senders: usize,
     receiver: bool,
-    /// Messages numbered so far (the last `seq`).
+    /// Sequence numbers handed out so far (messages and disconnections share them).
     sent: u64,
-    /// Messages received so far.
-    received: u64,
+    /// The `seq` of the last message received (messages leave in `seq` order).
+    last_received: u64,
     /// Receivers blocked in `recv` (a rendezvous `try_send` needs one).
     receiving: usize,
+    /// The `seq` of the latest sender drop, not yet received by the receiver.
+    senders_left: Option<u64>,
+    /// `seq`s of the receiver's drop not yet received by a failing sender.
+    receiver_left: Vec<u64>,
+    /// Threads that received one of `receiver_left` (once per thread is enough).
+    saw_receiver_left: Vec<ThreadId>,
 }
 
 impl<T> Chan<T> {
@@ -93,6 +107,15 @@ impl<T> Chan<T> {
     }
 
     fn push(&self, s: &mut State<T>, t: T, site: SiteId) -> u64 {
+        let seq = self.record_send(s, site);
+        s.queue.push_back((t, seq));
+        self.meta.advance();
+        self.arrived.notify_one();
+        seq
+    }
+
+    /// Numbers and records a send-like event (a message or a disconnection).
+    fn record_send(&self, s: &mut State<T>, site: SiteId) -> u64 {
         s.sent += 1;
         let seq = s.sent;
         record_at(
@@ -102,15 +125,10 @@ impl<T> Chan<T> {
             },
             site,
         );
-        s.queue.push_back((t, seq));
-        self.meta.advance();
-        self.arrived.notify_one();
         seq
     }
 
-    fn pop(&self, s: &mut State<T>, site: SiteId) -> Option<T> {
-        let (t, seq) = s.queue.pop_front()?;
-        s.received += 1;
+    fn record_recv(&self, seq: u64, site: SiteId) {
         record_at(
             Op::Recv {
                 channel: self.meta.id(),
@@ -118,6 +136,58 @@ impl<T> Chan<T> {
             },
             site,
         );
+    }
+
+    /// A sender handle leaves: its drop is ordered after the previous drops
+    /// and before the receiver's sight of the disconnection. Call with the state lock held.
+    fn sender_leaves(&self, s: &mut State<T>, site: SiteId) {
+        // Nobody can observe the disconnection once the receiver is gone.
+        if !s.receiver || !recorder::enabled() {
+            return;
+        }
+        if let Some(previous) = s.senders_left.take() {
+            self.record_recv(previous, site);
+        }
+        s.senders_left = Some(self.record_send(s, site));
+    }
+
+    /// The receiver found every sender gone (its `Err`): it receives their drops.
+    fn saw_senders_gone(&self, s: &mut State<T>, site: SiteId) {
+        if let Some(seq) = s.senders_left.take() {
+            self.record_recv(seq, site);
+        }
+    }
+
+    /// The receiver leaves: one send-like event per sender handle alive now.
+    fn receiver_leaves(&self, s: &mut State<T>, site: SiteId) {
+        if !recorder::enabled() {
+            return;
+        }
+        for _ in 0..s.senders {
+            let seq = self.record_send(s, site);
+            s.receiver_left.push(seq);
+        }
+    }
+
+    /// A send failed because the receiver is gone: this thread receives the drop, once.
+    fn saw_receiver_gone(&self, s: &mut State<T>, site: SiteId) {
+        if s.receiver_left.is_empty() {
+            return;
+        }
+        let me = recorder::this_thread();
+        if s.saw_receiver_left.contains(&me) {
+            return;
+        }
+        if let Some(seq) = s.receiver_left.pop() {
+            self.record_recv(seq, site);
+            s.saw_receiver_left.push(me);
+        }
+    }
+
+    fn pop(&self, s: &mut State<T>, site: SiteId) -> Option<T> {
+        let (t, seq) = s.queue.pop_front()?;
+        s.last_received = seq;
+        self.record_recv(seq, site);
         self.meta.advance();
         self.taken.notify_all();
         Some(t)
@@ -144,18 +214,19 @@ impl<T> Chan<T> {
             }
         }
         if !s.receiver {
+            self.saw_receiver_gone(&mut s, site);
             return Err(SendError(t));
         }
         let seq = self.push(&mut s, t, site);
         if self.bound == Some(0) {
-            while s.received < seq && s.receiver {
+            while s.last_received < seq && s.receiver {
                 if wait.is_none() {
                     wait = Some(self.register(site));
                     continue;
                 }
                 s = self.wait(&self.taken, s, waitfor::SLICE);
                 if let Some(w) = &wait {
-                    if s.received < seq && s.receiver {
+                    if s.last_received < seq && s.receiver {
                         w.rearm();
                     }
                     drop(s);
@@ -163,10 +234,11 @@ impl<T> Chan<T> {
                     s = self.lock();
                 }
             }
-            if s.received < seq
+            if s.last_received < seq
                 && let Some(i) = s.queue.iter().position(|m| m.1 == seq)
                 && let Some((t, _)) = s.queue.remove(i)
             {
+                self.saw_receiver_gone(&mut s, site);
                 return Err(SendError(t));
             }
         }
@@ -181,6 +253,7 @@ impl<T> Chan<T> {
                 return Ok(t);
             }
             if s.senders == 0 {
+                self.saw_senders_gone(&mut s, site);
                 return Err(RecvTimeoutError::Disconnected);
             }
             let slice = match deadline {
@@ -216,16 +289,22 @@ impl<T> Chan<T> {
 /// The sending half of a [`channel`]; cloneable.
 pub struct Sender<T> {
     chan: Arc<Chan<T>>,
+    /// Where this handle was made (its drop has no caller location).
+    site: SiteId,
 }
 
 /// The sending half of a [`sync_channel`]; cloneable.
 pub struct SyncSender<T> {
     chan: Arc<Chan<T>>,
+    /// Where this handle was made (its drop has no caller location).
+    site: SiteId,
 }
 
 /// The receiving half of a channel.
 pub struct Receiver<T> {
     chan: Arc<Chan<T>>,
+    /// Where the channel was made (the drop has no caller location).
+    site: SiteId,
 }
 
 #[track_caller]
@@ -237,8 +316,11 @@ fn new_chan<T>(bound: Option<usize>) -> Arc<Chan<T>> {
             senders: 1,
             receiver: true,
             sent: 0,
-            received: 0,
+            last_received: 0,
             receiving: 0,
+            senders_left: None,
+            receiver_left: Vec::new(),
+            saw_receiver_left: Vec::new(),
         }),
         arrived: StdCondvar::new(),
         taken: StdCondvar::new(),
@@ -250,11 +332,13 @@ fn new_chan<T>(bound: Option<usize>) -> Arc<Chan<T>> {
 #[track_caller]
 pub fn channel<T>() -> (Sender<T>, Receiver<T>) {
     let chan = new_chan(None);
+    let site = recorder::site(Location::caller());
     (
         Sender {
             chan: Arc::clone(&chan),
+            site,
         },
-        Receiver { chan },
+        Receiver { chan, site },
     )
 }
 
@@ -263,11 +347,13 @@ pub fn channel<T>() -> (Sender<T>, Receiver<T>) {
 #[track_caller]
 pub fn sync_channel<T>(bound: usize) -> (SyncSender<T>, Receiver<T>) {
     let chan = new_chan(Some(bound));
+    let site = recorder::site(Location::caller());
     (
         SyncSender {
             chan: Arc::clone(&chan),
+            site,
         },
-        Receiver { chan },
+        Receiver { chan, site },
     )
 }
 
@@ -301,6 +387,7 @@ impl<T> SyncSender<T> {
         let site = recorder::site(Location::caller());
         let mut s = self.chan.lock();
         if !s.receiver {
+            self.chan.saw_receiver_gone(&mut s, site);
             return Err(TrySendError::Disconnected(t));
         }
         let room = match self.chan.bound {
@@ -337,7 +424,10 @@ impl<T> Receiver<T> {
         let mut s = self.chan.lock();
         match self.chan.pop(&mut s, site) {
             Some(t) => Ok(t),
-            None if s.senders == 0 => Err(TryRecvError::Disconnected),
+            None if s.senders == 0 => {
+                self.chan.saw_senders_gone(&mut s, site);
+                Err(TryRecvError::Disconnected)
+            }
             None => Err(TryRecvError::Empty),
         }
     }
@@ -426,10 +516,13 @@ impl<T> IntoIterator for Receiver<T> {
 macro_rules! sender_impls {
     ($ty:ident) => {
         impl<T> Clone for $ty<T> {
+            #[track_caller]
             fn clone(&self) -> $ty<T> {
+                let site = recorder::site(Location::caller());
                 self.chan.lock().senders += 1;
                 $ty {
                     chan: Arc::clone(&self.chan),
+                    site,
                 }
             }
         }
@@ -437,6 +530,7 @@ macro_rules! sender_impls {
         impl<T> Drop for $ty<T> {
             fn drop(&mut self) {
                 let mut s = self.chan.lock();
+                self.chan.sender_leaves(&mut s, self.site);
                 s.senders -= 1;
                 if s.senders == 0 {
                     self.chan.meta.advance();
@@ -460,6 +554,7 @@ impl<T> Drop for Receiver<T> {
     fn drop(&mut self) {
         let mut s = self.chan.lock();
         s.receiver = false;
+        self.chan.receiver_leaves(&mut s, self.site);
         // Under the state lock, like every other move of the counter.
         self.chan.meta.advance();
         drop(s);
