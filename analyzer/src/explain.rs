@@ -44,9 +44,31 @@ pub fn cycle_message(kind: FindingKind, steps: &[CycleStep], gates: &[String]) -
         FindingKind::GuardedCycle => format!("lock-order cycle guarded by {}", gates.join(", ")),
         other => other.as_str().to_owned(),
     };
+    // Steps, not threads: one thread can close a cycle on its own (taking A then B in one
+    // place and B then A in another), and calling that "N threads" misleads.
+    let threads: BTreeSet<&str> = steps.iter().map(|s| s.thread.as_str()).collect();
+    if let (1, Some(first)) = (threads.len(), steps.first()) {
+        let mut order: Vec<&str> = steps.iter().map(|s| s.holds.name.as_str()).collect();
+        order.push(first.holds.name.as_str());
+        return format!(
+            "{prefix}: thread {} alone takes {} in a circular order (each held while taking the next); \
+             it cannot deadlock by itself, but another thread running the same code at the same time could",
+            first.thread,
+            order.join(" → ")
+        );
+    }
     // Beyond two steps the per-step sentences read as a wall; the chain says the same.
     if steps.len() > 2 {
         let locks: Vec<&str> = steps.iter().map(|s| s.holds.name.as_str()).collect();
+        if threads.len() < steps.len() {
+            return format!(
+                "{prefix}: {} threads take {} locks in a circular order ({}): {}",
+                threads.len(),
+                steps.len(),
+                locks.join(", "),
+                circular_wait_chain(steps)
+            );
+        }
         return format!(
             "{prefix}: {} threads wait in a circle over {}: {}",
             steps.len(),
@@ -264,24 +286,39 @@ pub fn fixes(steps: &[CycleStep], gates: &[String]) -> Vec<Fix> {
         .iter()
         .filter(|s| rank(&s.holds.name) > rank(&s.wants.name))
         .collect();
-    let changes: Vec<String> = violating
-        .iter()
-        .map(|s| {
-            format!(
-                "change the acquisition of {} at {} in thread {} to come before {} (taken at {})",
-                s.wants.name, s.wanted_at.display, s.thread, s.holds.name, s.held_at.display
-            )
-        })
-        .collect();
-    if !changes.is_empty() {
+    if let Some((held_at, wanted_at)) = shared_site_pair(steps) {
+        // Every thread runs the same two lines: the order comes from the callers' arguments
+        // (transfer(a, b) and transfer(b, a)), so no one acquisition is "the wrong one".
         out.push(Fix {
             breaks: "circular-wait".to_owned(),
             advice: format!(
-                "always take {}: {}",
-                order.join(" before "),
-                changes.join("; ")
+                "always take {}: every step of the cycle is the same code (the first lock taken at {held_at}, \
+                 the second at {wanted_at}), which locks in the order its callers pass the locks; \
+                 take them in one global order instead, for example by account id or address \
+                 (lock the smaller first, whichever is passed first)",
+                order.join(" before ")
             ),
         });
+    } else {
+        let changes: Vec<String> = violating
+            .iter()
+            .map(|s| {
+                format!(
+                    "change the acquisition of {} at {} in thread {} to come before {} (taken at {})",
+                    s.wants.name, s.wanted_at.display, s.thread, s.holds.name, s.held_at.display
+                )
+            })
+            .collect();
+        if !changes.is_empty() {
+            out.push(Fix {
+                breaks: "circular-wait".to_owned(),
+                advice: format!(
+                    "always take {}: {}",
+                    order.join(" before "),
+                    changes.join("; ")
+                ),
+            });
+        }
     }
 
     let target = violating.first().copied().unwrap_or(&steps[0]);
@@ -295,15 +332,48 @@ pub fn fixes(steps: &[CycleStep], gates: &[String]) -> Vec<Fix> {
     });
 
     let locks = order.join(" and ");
-    let sites: Vec<&str> = steps.iter().map(|s| s.wanted_at.display.as_str()).collect();
+    // Each site once, in cycle order: a shared `transfer` would otherwise list one line k times.
+    let mut sites: Vec<&str> = Vec::new();
+    for s in steps {
+        if !sites.contains(&s.wanted_at.display.as_str()) {
+            sites.push(s.wanted_at.display.as_str());
+        }
+    }
     out.push(Fix {
         breaks: "hold-and-wait".to_owned(),
         advice: format!(
-            "merge {locks} into one lock guarding all their data, so the nested acquisitions at {} disappear",
-            sites.join(", ")
+            "merge {locks} into one lock guarding all their data, so the nested {} at {} {}",
+            if sites.len() == 1 {
+                "acquisition"
+            } else {
+                "acquisitions"
+            },
+            sites.join(", "),
+            if sites.len() == 1 {
+                "disappears"
+            } else {
+                "disappear"
+            }
         ),
     });
     out
+}
+
+/// The (held, wanted) sites every step shares, when all steps run the same two known
+/// source lines; `None` when any differ or a site is unknown.
+fn shared_site_pair(steps: &[CycleStep]) -> Option<(&str, &str)> {
+    let known = |site: &SiteRef| site.file.is_some() || site.line != 0;
+    let first = steps.first()?;
+    let same = steps.iter().all(|s| {
+        known(&s.held_at)
+            && known(&s.wanted_at)
+            && s.held_at.display == first.held_at.display
+            && s.wanted_at.display == first.wanted_at.display
+    });
+    (same && steps.len() > 1).then_some((
+        first.held_at.display.as_str(),
+        first.wanted_at.display.as_str(),
+    ))
 }
 
 /// The locks of the cycle, in cycle order.
@@ -464,6 +534,74 @@ mod tests {
         assert_eq!(f.len(), 1);
         assert!(f[0].advice.starts_with("informational: the gate lock G"));
         assert!(!coffman(&gated, &["G".to_owned()]).circular_wait.holds);
+    }
+
+    #[test]
+    fn a_one_thread_cycle_says_one_thread() {
+        let steps = vec![
+            step("T11", "A", 10, "B", 11, &[]),
+            step("T11", "B", 20, "C", 21, &[]),
+            step("T11", "C", 30, "A", 31, &[]),
+        ];
+        let message = cycle_message(FindingKind::LockOrderInversion, &steps, &[]);
+        assert_eq!(
+            message,
+            "lock-order inversion: thread T11 alone takes A → B → C → A in a circular order \
+             (each held while taking the next); it cannot deadlock by itself, but another thread \
+             running the same code at the same time could"
+        );
+        assert!(!message.contains("3 threads"));
+        let two = &steps[..2];
+        assert!(
+            cycle_message(FindingKind::LockOrderInversion, two, &[])
+                .contains("thread T11 alone takes A → B → A")
+        );
+        // Two threads over three steps are two threads, not three.
+        let mut mixed = steps.clone();
+        mixed[2].thread = "T12".into();
+        assert_eq!(
+            cycle_message(FindingKind::LockOrderInversion, &mixed, &[]),
+            "lock-order inversion: 2 threads take 3 locks in a circular order (A, B, C): \
+             T11 → B → T11 → C → T12 → A → T11"
+        );
+    }
+
+    #[test]
+    fn one_function_taking_two_locks_in_argument_order_gets_a_global_order_fix() {
+        // transfer(from, to) locks `from` at line 30, then `to` at line 31, in both threads.
+        let steps = vec![
+            step("clerk-1", "alice", 30, "bob", 31, &[]),
+            step("clerk-2", "bob", 30, "alice", 31, &[]),
+        ];
+        let f = fixes(&steps, &[]);
+        assert_eq!(
+            f[0].advice,
+            "always take alice before bob: every step of the cycle is the same code (the first lock \
+             taken at src/x.rs:30, the second at src/x.rs:31), which locks in the order its callers \
+             pass the locks; take them in one global order instead, for example by account id or \
+             address (lock the smaller first, whichever is passed first)"
+        );
+        let merge = f.iter().find(|f| f.breaks == "hold-and-wait").unwrap();
+        assert_eq!(
+            merge.advice,
+            "merge alice and bob into one lock guarding all their data, so the nested acquisition \
+             at src/x.rs:31 disappears"
+        );
+        // Different sites keep the per-site advice.
+        let mut apart = steps.clone();
+        apart[1].held_at = site(40);
+        apart[1].wanted_at = site(41);
+        let f = fixes(&apart, &[]);
+        assert!(
+            f[0].advice
+                .contains("change the acquisition of alice at src/x.rs:41"),
+            "{}",
+            f[0].advice
+        );
+        assert!(
+            f.iter()
+                .any(|f| f.advice.contains("src/x.rs:31, src/x.rs:41 disappear"))
+        );
     }
 
     #[test]
