@@ -425,13 +425,13 @@ impl AnalysisBuilder {
                 let kept = kept
                     .join()
                     .unwrap_or_else(|payload| std::panic::resume_unwind(payload));
-                (found.truncated, patterns, kept)
+                ((found.truncated, found.length_cut), patterns, kept)
             })
         } else {
             let kept = self.graph.add_trace(trace, &deps);
             let found = deadlock_patterns(&deps.deps, options.max_cycle_len, options.max_cycles);
             let patterns = confirm_patterns(trace, &deps, found.patterns, OnceCell::new());
-            (found.truncated, patterns, kept)
+            ((found.truncated, found.length_cut), patterns, kept)
         };
         if deps.held_truncated > 0 {
             self.limits.insert(LimitHit {
@@ -442,14 +442,22 @@ impl AnalysisBuilder {
                 ),
             });
         }
+        let (truncated, length_cut) = truncated;
         if truncated {
-            self.limits.insert(LimitHit {
-                message: format!(
-                    "{}: deadlock-pattern search stopped at {} patterns of up to {} locks; \
-                     raise with --max-cycles or --max-cycle-len",
-                    trace.source, options.max_cycles, options.max_cycle_len
-                ),
-            });
+            // Say which bound cut the search: a count that was never reached is no reason.
+            let message = if length_cut {
+                format!(
+                    "{}: deadlock patterns of more than {} locks were not searched (longer \
+                     chains of dependencies exist); raise with --max-cycle-len",
+                    trace.source, options.max_cycle_len
+                )
+            } else {
+                format!(
+                    "{}: deadlock-pattern search stopped at {} patterns; raise with --max-cycles",
+                    trace.source, options.max_cycles
+                )
+            };
+            self.limits.insert(LimitHit { message });
         }
         for verdict in patterns.iter().flat_map(|g| &g.verdicts) {
             for &d in &verdict.deps {

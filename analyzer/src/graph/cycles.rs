@@ -61,7 +61,8 @@ pub fn elementary_cycles(
         }
     }
     let mut cyclic_component = Vec::new();
-    for (c, members) in petgraph::algo::tarjan_scc(&scc_graph)
+    // Kosaraju: petgraph's Tarjan recurses once per node and overflows the stack on long chains.
+    for (c, members) in petgraph::algo::kosaraju_scc(&scc_graph)
         .into_iter()
         .enumerate()
     {

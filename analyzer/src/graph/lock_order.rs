@@ -484,7 +484,8 @@ fn live_edges(
         g.add_edge(ix[index(from)], ix[index(to)], ());
     }
     let mut component = vec![0usize; nodes.len()];
-    for (c, members) in petgraph::algo::tarjan_scc(&g).into_iter().enumerate() {
+    // Kosaraju: petgraph's Tarjan recurses once per node and overflows the stack on long chains.
+    for (c, members) in petgraph::algo::kosaraju_scc(&g).into_iter().enumerate() {
         for m in members {
             component[m.index()] = c;
         }

@@ -8,7 +8,7 @@
 
 use crate::model::fast_hash::FastHashMap as HashMap;
 
-use petgraph::algo::tarjan_scc;
+use petgraph::algo::kosaraju_scc;
 use petgraph::graph::{DiGraph, NodeIndex};
 
 use super::dependencies::LockDependency;
@@ -32,6 +32,8 @@ pub struct PatternSearch {
     /// valid chain of `max_len` dependencies could have been extended further (a longer
     /// pattern may exist, it was not looked for).
     pub truncated: bool,
+    /// Whether `max_len` cut it (else, if `truncated`, only `max_patterns` did).
+    pub length_cut: bool,
 }
 
 /// Whether a thread acquiring in `acquire` mode waits for a holder in `held` mode.
@@ -96,6 +98,7 @@ struct Search<'a> {
     path: Vec<usize>,
     found: Vec<DeadlockPattern>,
     truncated: bool,
+    length_cut: bool,
     /// Set once `max_patterns` is exceeded: the search is over.
     stopped: bool,
 }
@@ -137,6 +140,7 @@ impl Search<'_> {
             }
             if self.path.len() >= self.max_len {
                 self.truncated = true;
+                self.length_cut = true;
                 return;
             }
             self.path.push(n);
@@ -191,7 +195,8 @@ pub fn deadlock_patterns(
     holding.resize(graph.node_count(), None);
     drop(edges);
     let mut scc_of: Vec<usize> = vec![usize::MAX; graph.node_count()];
-    for (c, members) in tarjan_scc(&graph).into_iter().enumerate() {
+    // Kosaraju: petgraph's Tarjan recurses once per node and overflows the stack on long chains.
+    for (c, members) in kosaraju_scc(&graph).into_iter().enumerate() {
         if members.len() > 1 {
             for m in members {
                 scc_of[m.index()] = c;
@@ -227,6 +232,7 @@ pub fn deadlock_patterns(
         path: Vec::new(),
         found: Vec::new(),
         truncated: false,
+        length_cut: false,
         stopped: false,
     };
     if max_len >= 2 {
@@ -247,5 +253,6 @@ pub fn deadlock_patterns(
     PatternSearch {
         patterns,
         truncated: search.truncated,
+        length_cut: search.length_cut,
     }
 }
