@@ -2,7 +2,8 @@
 //!
 //! `cargo run --release -p analyzer --example phases -- FILE [REPEAT] [load]`
 //!
-//! With `load` only the loading phase runs (for profiling the loaders).
+//! With `load` only the loading phase runs (for profiling the loaders), with `deps`
+//! loading and dependency collection.
 //! Each phase runs REPEAT times (default 1) and the fastest run is shown, as wall time
 //! and as this thread's CPU time (on a shared machine the wall time is inflated by other
 //! processes, the CPU time much less so).
@@ -22,7 +23,8 @@ fn main() {
         std::process::exit(2);
     };
     let repeat: usize = args.next().and_then(|r| r.parse().ok()).unwrap_or(1).max(1);
-    let load_only = args.next().as_deref() == Some("load");
+    let only = args.next();
+    let load_only = only.as_deref() == Some("load");
     let start = Instant::now();
     let trace = timed("load", repeat, || {
         load_path(std::path::Path::new(&path), &LoadOptions::default())
@@ -39,6 +41,9 @@ fn main() {
         return;
     }
     let deps = timed("dependencies", repeat, || lock_dependencies(&trace));
+    if only.as_deref() == Some("deps") {
+        return;
+    }
     let graph = timed("graph", repeat, || {
         LockOrderGraph::build(std::slice::from_ref(&trace), std::slice::from_ref(&deps))
     });
