@@ -243,6 +243,37 @@ fn usage_errors_exit_2_on_one_line() {
 }
 
 #[test]
+fn usage_errors_name_what_is_wrong_and_the_subcommand_help() {
+    for (args, expected) in [
+        (
+            &["report", "x.std"][..],
+            "analyzer: error: the following required arguments were not provided: --out <DIR> \
+             (see 'analyzer report --help')",
+        ),
+        (
+            &["check", "--format", "xml", "x.std"],
+            "analyzer: error: invalid value 'xml' for '--format <FORMAT>' \
+             [possible values: text, json, dot] (see 'analyzer check --help')",
+        ),
+        (
+            &["convert", "x.std"],
+            "analyzer: error: the following required arguments were not provided: --to <TO> \
+             --output <OUT> (see 'analyzer convert --help')",
+        ),
+        (
+            &["chek", "x.std"],
+            "analyzer: error: unrecognized subcommand 'chek'; tip: a similar subcommand exists: \
+             'check' (see 'analyzer --help')",
+        ),
+    ] {
+        let out = analyzer(args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert_eq!(stderr.trim_end(), expected, "{args:?}");
+    }
+}
+
+#[test]
 fn help_and_version_exit_0() {
     for args in [&["--help"][..], &["check", "--help"], &["--version"]] {
         let out = analyzer(args);

@@ -49,14 +49,55 @@ pub fn usage_error(err: &clap::Error) -> ExitCode {
             }
         }
         _ => {
-            // clap's message is several lines (tip, usage); the first one says what is wrong.
-            let rendered = err.render().to_string();
-            let first = rendered.lines().next().unwrap_or("invalid arguments");
-            let first = first.strip_prefix("error: ").unwrap_or(first);
-            eprintln!("analyzer: error: {first} (see 'analyzer --help')");
+            // clap names the subcommand only in its usage line, which some errors lack.
+            let subcommands: Vec<String> = <Cli as clap::CommandFactory>::command()
+                .get_subcommands()
+                .map(|c| c.get_name().to_owned())
+                .collect();
+            let named = std::env::args().skip(1).find(|a| subcommands.contains(a));
+            eprintln!(
+                "analyzer: error: {}",
+                usage_error_line(&err.render().to_string(), named.as_deref())
+            );
             ExitCode::from(EXIT_ERROR)
         }
     }
+}
+
+/// clap's multi-line rendering of a usage error as one line: what is wrong with its
+/// details (the missing argument, the possible values, clap's tip), then a pointer at the
+/// help of the subcommand concerned: the one clap names in its usage line, else `named`
+/// (the subcommand on the command line).
+fn usage_error_line(rendered: &str, named: Option<&str>) -> String {
+    let mut what = String::new();
+    let mut help = match named {
+        Some(sub) => format!("analyzer {sub} --help"),
+        None => "analyzer --help".to_owned(),
+    };
+    for line in rendered.lines().map(str::trim).filter(|l| !l.is_empty()) {
+        if let Some(usage) = line.strip_prefix("Usage:") {
+            let mut words = usage.split_whitespace();
+            if let (Some("analyzer"), Some(sub)) = (words.next(), words.next()) {
+                if sub.chars().all(|c| c.is_ascii_lowercase() || c == '-') {
+                    help = format!("analyzer {sub} --help");
+                }
+            }
+            // The usage synopsis and "For more information" follow; the pointer replaces them.
+            break;
+        }
+        if line.starts_with("For more information") {
+            break;
+        }
+        let line = line.strip_prefix("error: ").unwrap_or(line);
+        if !what.is_empty() {
+            what.push_str(if line.starts_with("tip:") { "; " } else { " " });
+        }
+        what.push_str(line);
+    }
+    if what.is_empty() {
+        what.push_str("invalid arguments");
+    }
+    format!("{what} (see '{help}')")
 }
 
 /// An error and its causes on one line: `outer: inner: innermost`.
@@ -263,6 +304,29 @@ mod tests {
         assert_eq!(
             format_table(&["file", "events"], &rows),
             "file        events\na.std           12\nlonger.std       3\n"
+        );
+    }
+
+    #[test]
+    fn usage_errors_keep_what_clap_says_on_one_line() {
+        let missing = "error: the following required arguments were not provided:\n  --out <DIR>\n\n\
+                       Usage: analyzer report --out <DIR> <PATH>...\n\nFor more information, try '--help'.\n";
+        assert_eq!(
+            usage_error_line(missing, None),
+            "the following required arguments were not provided: --out <DIR> (see 'analyzer report --help')"
+        );
+        let top = "error: unrecognized subcommand 'chek'\n\n  tip: a similar subcommand exists: 'check'\n\n\
+                   Usage: analyzer <COMMAND>\n\nFor more information, try '--help'.\n";
+        assert_eq!(
+            usage_error_line(top, None),
+            "unrecognized subcommand 'chek'; tip: a similar subcommand exists: 'check' (see 'analyzer --help')"
+        );
+        let value = "error: invalid value 'xml' for '--format <FORMAT>'\n  [possible values: text, json, dot]\n\n\
+                     For more information, try '--help'.\n";
+        assert_eq!(
+            usage_error_line(value, Some("check")),
+            "invalid value 'xml' for '--format <FORMAT>' [possible values: text, json, dot] \
+             (see 'analyzer check --help')"
         );
     }
 
