@@ -188,3 +188,41 @@ fn a_big_whole_run_graph_draws_only_the_locks_on_cycles() {
         .unwrap();
     assert!(text(&full.stdout).contains("C17"));
 }
+
+/// Progress is drawn on a terminal only: `script` gives the binary one; a plain pipe
+/// (tests, CI logs) gets none.
+#[test]
+fn progress_is_shown_on_a_terminal_only() {
+    let dir = tempfile::tempdir().unwrap();
+    // 25 findings: 26 graphs, enough for the "drawing" spinner.
+    let trace = std_trace(dir.path(), 25, 0);
+    let out_dir = dir.path().join("out");
+    let args = format!(
+        "{} report --svg-renderer builtin --out {} {}",
+        env!("CARGO_BIN_EXE_analyzer"),
+        out_dir.display(),
+        trace.display()
+    );
+    let piped = Command::new("sh").arg("-c").arg(&args).output().unwrap();
+    assert_eq!(piped.status.code(), Some(1), "{}", text(&piped.stderr));
+    assert!(
+        !text(&piped.stderr).contains("drawing"),
+        "{}",
+        text(&piped.stderr)
+    );
+    let log = dir.path().join("tty.log");
+    let Ok(on_tty) = Command::new("script")
+        .args(["-qec", &args])
+        .arg(&log)
+        .output()
+    else {
+        eprintln!("skipped the terminal half: `script` (util-linux) is not installed");
+        return;
+    };
+    let drawn = fs::read_to_string(&log).unwrap_or_default();
+    assert!(
+        drawn.contains("drawing 26 graphs"),
+        "{drawn}\n{}",
+        text(&on_tty.stderr)
+    );
+}

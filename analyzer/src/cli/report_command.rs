@@ -131,6 +131,32 @@ impl ReportArgs {
 /// Files with this many traces or more get a progress bar (on a terminal).
 const PROGRESS_THRESHOLD: usize = 20;
 
+/// Fewer files than [`PROGRESS_THRESHOLD`] that hold this many bytes together get a
+/// spinner naming the phase (loading, analysing), since one such trace takes seconds.
+const BIG_INPUT_BYTES: u64 = 16 << 20;
+
+/// Progress is drawn only for a person watching: never into a log, a pipe or a test.
+fn on_terminal() -> bool {
+    std::io::stderr().is_terminal()
+}
+
+/// A spinner with `message` and the elapsed time, ticking on its own thread.
+fn spinner(message: String) -> indicatif::ProgressBar {
+    let bar = indicatif::ProgressBar::new_spinner();
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{spinner} {msg} ({elapsed})")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+    );
+    bar.set_message(message);
+    bar.enable_steady_tick(std::time::Duration::from_millis(120));
+    bar
+}
+
+/// `12.3 MB`.
+fn megabytes(bytes: u64) -> String {
+    format!("{:.1} MB", bytes as f64 / 1e6)
+}
+
 /// Expands `paths` and hands each readable trace to `visit` as soon as it is loaded,
 /// in the order of [`collect_inputs`], so a caller that does not keep them holds one
 /// trace at a time. Every unreadable file is named on
@@ -140,8 +166,19 @@ pub fn for_each_trace(
     paths: &[PathBuf],
     options: &LoadOptions,
     keep_going: bool,
-    mut visit: impl FnMut(Trace),
+    visit: impl FnMut(Trace),
 ) -> Result<Vec<Warning>> {
+    Ok(for_each_trace_sized(paths, options, keep_going, visit)?.0)
+}
+
+/// [`for_each_trace`], also returning whether the input was big enough for a spinner
+/// (so a caller can keep showing one for its own later phases).
+fn for_each_trace_sized(
+    paths: &[PathBuf],
+    options: &LoadOptions,
+    keep_going: bool,
+    mut visit: impl FnMut(Trace),
+) -> Result<(Vec<Warning>, bool)> {
     let files = collect_inputs(paths)?;
     if files.is_empty() {
         let names: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
@@ -150,26 +187,51 @@ pub fn for_each_trace(
             names.join(", ")
         );
     }
-    let progress =
-        (files.len() >= PROGRESS_THRESHOLD && std::io::stderr().is_terminal()).then(|| {
-            let bar = indicatif::ProgressBar::new(files.len() as u64);
-            bar.set_style(
-                indicatif::ProgressStyle::with_template(
-                    "analyzing {bar:40} {pos}/{len} traces {msg}",
-                )
+    let terminal = on_terminal();
+    let progress = (files.len() >= PROGRESS_THRESHOLD && terminal).then(|| {
+        let bar = indicatif::ProgressBar::new(files.len() as u64);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("analyzing {bar:40} {pos}/{len} traces {msg}")
                 .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-            );
-            bar
-        });
+        );
+        bar
+    });
+    // Sizes only matter on a terminal; a CI run does not stat every file for nothing.
+    let sizes: Vec<u64> = if terminal && progress.is_none() {
+        files
+            .iter()
+            .map(|f| fs::metadata(f).map(|m| m.len()).unwrap_or(0))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let big = sizes.iter().sum::<u64>() >= BIG_INPUT_BYTES;
     let mut loaded = 0usize;
     let mut failures: Vec<LoadError> = Vec::new();
-    for file in &files {
+    for (i, file) in files.iter().enumerate() {
+        let phase = big.then(|| {
+            spinner(format!(
+                "loading {}, {}",
+                file.display(),
+                megabytes(sizes[i])
+            ))
+        });
         match load_path(file, options) {
             Ok(trace) => {
                 loaded += 1;
+                if let Some(phase) = &phase {
+                    phase.set_message(format!(
+                        "analyzing {}, {} events",
+                        file.display(),
+                        trace.events.len()
+                    ));
+                }
                 visit(trace);
             }
             Err(err) => failures.push(err),
+        }
+        if let Some(phase) = phase {
+            phase.finish_and_clear();
         }
         if let Some(bar) = &progress {
             bar.inc(1);
@@ -179,7 +241,7 @@ pub fn for_each_trace(
         bar.finish_and_clear();
     }
     if failures.is_empty() {
-        return Ok(Vec::new());
+        return Ok((Vec::new(), big));
     }
     // A single unreadable input is the error itself; in a batch every failure is named first.
     if failures.len() == 1 && files.len() == 1 {
@@ -201,14 +263,15 @@ pub fn for_each_trace(
             }
         );
     }
-    Ok(failures
+    let warnings = failures
         .into_iter()
         .map(|e| Warning {
             file: e.file.display().to_string(),
             position: e.position,
             message: format!("unreadable, skipped (--keep-going): {}", e.message),
         })
-        .collect())
+        .collect();
+    Ok((warnings, big))
 }
 
 /// Expands `paths` and analyzes every trace with `options`, one at a time: each
@@ -221,11 +284,26 @@ pub fn analyze_paths(
     keep_going: bool,
     options: &AnalysisOptions,
 ) -> Result<Analysis> {
+    Ok(analyze_paths_sized(paths, load, keep_going, options)?.0)
+}
+
+/// [`analyze_paths`], also returning whether the input was big (see [`for_each_trace_sized`]).
+fn analyze_paths_sized(
+    paths: &[PathBuf],
+    load: &LoadOptions,
+    keep_going: bool,
+    options: &AnalysisOptions,
+) -> Result<(Analysis, bool)> {
     let mut builder = AnalysisBuilder::new(options.clone());
-    let skipped = for_each_trace(paths, load, keep_going, |trace| builder.add_trace(&trace))?;
+    let (skipped, big) =
+        for_each_trace_sized(paths, load, keep_going, |trace| builder.add_trace(&trace))?;
+    let phase = big.then(|| spinner("confirming and explaining findings".to_owned()));
     let mut analysis = builder.finish();
+    if let Some(phase) = phase {
+        phase.finish_and_clear();
+    }
     analysis.warnings.extend(skipped);
-    Ok(analysis)
+    Ok((analysis, big))
 }
 
 /// Loads or updates the baseline named by `args` and records its verdict in `options`.
@@ -282,7 +360,7 @@ pub fn report(args: &ReportArgs) -> Result<ExitCode> {
     if !args.out.is_dir() {
         bail!("{}: not a directory", args.out.display());
     }
-    let analysis = analyze_paths(&args.paths, &load, args.load.keep_going, &options)?;
+    let (analysis, big) = analyze_paths_sized(&args.paths, &load, args.load.keep_going, &options)?;
     let mut report_options = ReportOptions::from(&options);
     apply_baseline(&args.baseline, &analysis, &mut report_options)?;
     let renderer = SvgRenderer::from(args.svg_renderer);
@@ -295,8 +373,15 @@ pub fn report(args: &ReportArgs) -> Result<ExitCode> {
         ..GraphvizLimits::default()
     };
     let mut batch = SvgBatch::new(renderer, limits).context("rendering SVG")?;
-    let bundle = bundle::render_bundle(&analysis, &report_options, &mut batch, &repo_root)
-        .context("rendering SVG")?;
+    // Drawing is the slow part of a report with many findings; say what is going on.
+    let graphs = analysis.findings.len() + 1;
+    let phase = (big || (graphs >= PROGRESS_THRESHOLD && on_terminal()))
+        .then(|| spinner(format!("drawing {graphs} graphs")));
+    let bundle = bundle::render_bundle(&analysis, &report_options, &mut batch, &repo_root);
+    if let Some(phase) = phase {
+        phase.finish_and_clear();
+    }
+    let bundle = bundle.context("rendering SVG")?;
     // Said once here and once in index.html, however many graphs fell back.
     for note in &bundle.notes {
         eprintln!("analyzer: note: {note}");
