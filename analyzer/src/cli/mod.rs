@@ -77,10 +77,10 @@ fn usage_error_line(rendered: &str, named: Option<&str>) -> String {
     for line in rendered.lines().map(str::trim).filter(|l| !l.is_empty()) {
         if let Some(usage) = line.strip_prefix("Usage:") {
             let mut words = usage.split_whitespace();
-            if let (Some("analyzer"), Some(sub)) = (words.next(), words.next()) {
-                if sub.chars().all(|c| c.is_ascii_lowercase() || c == '-') {
-                    help = format!("analyzer {sub} --help");
-                }
+            if let (Some("analyzer"), Some(sub)) = (words.next(), words.next())
+                && sub.chars().all(|c| c.is_ascii_lowercase() || c == '-')
+            {
+                help = format!("analyzer {sub} --help");
             }
             // The usage synopsis and "For more information" follow; the pointer replaces them.
             break;
