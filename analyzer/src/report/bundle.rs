@@ -58,6 +58,7 @@ pub fn render_bundle(
         graph: graph_svg.text.clone(),
         findings: BTreeMap::new(),
         notes: Vec::new(),
+        graph_notes: Vec::new(),
     };
     files.insert("lock-order.dot".to_owned(), graph_dot);
     files.insert("lock-order.svg".to_owned(), graph_svg.text);
@@ -72,7 +73,7 @@ pub fn render_bundle(
         files.insert(format!("{name}.svg"), drawn.text);
     }
     if let Some(left_out) = left_out {
-        drawings.notes.push(format!(
+        drawings.graph_notes.push(format!(
             "The whole-run graph has {} locks: {}.",
             analysis.graph.nodes.len(),
             left_out.describe()
@@ -92,10 +93,9 @@ pub fn render_bundle(
     files.insert("junit.xml".to_owned(), junit::render(analysis, options));
     files.insert("report.json".to_owned(), json::render(analysis, options));
     files.insert("report.txt".to_owned(), text::render(analysis, options));
-    Ok(Bundle {
-        files,
-        notes: drawings.notes,
-    })
+    let mut notes = drawings.graph_notes;
+    notes.extend(drawings.notes);
+    Ok(Bundle { files, notes })
 }
 
 /// Whether `name` is a per-finding file this module writes (so stale ones can be removed).

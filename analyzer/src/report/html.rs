@@ -20,9 +20,11 @@ pub struct Drawings {
     pub graph: String,
     /// One focused graph per finding id.
     pub findings: BTreeMap<String, String>,
-    /// Notes on how the graphs were drawn (fallbacks, left-out locks), shown with the
-    /// whole-run graph and near the top; none for a plain run.
+    /// Notes on how the graphs were drawn (Graphviz fallbacks), shown near the top;
+    /// none for a plain run.
     pub notes: Vec<String>,
+    /// Notes on the whole-run graph (what an overview left out), shown with it.
+    pub graph_notes: Vec<String>,
 }
 
 const STYLE: &str = "
@@ -88,7 +90,7 @@ pub fn render(analysis: &Analysis, options: &ReportOptions, drawings: &Drawings)
         "<p class=\"muted\">An edge A → B means B was acquired while A was held; \
          red edges lie on a reported cycle.</p>\n",
     );
-    write_notes(&mut out, &drawings.notes, "graph-notes");
+    write_notes(&mut out, &drawings.graph_notes, "graph-notes");
     let _ = writeln!(
         out,
         "<figure class=\"graph\">{}</figure>",
@@ -384,6 +386,7 @@ mod tests {
             )]
             .into(),
             notes: Vec::new(),
+            graph_notes: Vec::new(),
         }
     }
 
@@ -439,6 +442,34 @@ mod tests {
         assert!(html.contains("accepted by the baseline"));
         assert!(html.contains("<code>0000000000000000</code>"));
         assert!(html.contains("1 finding accepted"));
+    }
+
+    #[test]
+    fn drawing_notes_are_shown_once_each() {
+        let mut with_notes = drawings();
+        with_notes.notes = vec!["dot <timed out> on finding-1.svg.".into()];
+        with_notes.graph_notes = vec!["The whole-run graph has 500 locks: 490 left out.".into()];
+        let html = render(
+            &fixtures::analysis(),
+            &ReportOptions::default(),
+            &with_notes,
+        );
+        assert_eq!(
+            html.matches("dot &lt;timed out&gt; on finding-1.svg.")
+                .count(),
+            1
+        );
+        assert_eq!(html.matches("490 left out").count(), 1);
+        let top = html.find("id=\"drawing-notes\"").unwrap();
+        let graph = html.find("id=\"graph-notes\"").unwrap();
+        assert!(top < html.find("id=\"findings\"").unwrap());
+        assert!(graph > html.find("id=\"graph\"").unwrap());
+        let plain = render(
+            &fixtures::analysis(),
+            &ReportOptions::default(),
+            &drawings(),
+        );
+        assert!(!plain.contains("-notes\""), "no note lists in a plain run");
     }
 
     #[test]
