@@ -3,9 +3,15 @@
 //! `use instrumented_sync::debug::{Mutex, RwLock, Condvar, Barrier, thread};`
 //! gives this crate's recorded types when `debug_assertions` are on (tests,
 //! `cargo build`) and re-exports `std::sync`'s own types and `std::thread` when
-//! they are off (`--release`), at zero cost. Code must then compile against
-//! both: use only the `std` API, and name objects with [`name`] (which does
-//! nothing in release builds) rather than the instrumented types' `named`.
+//! they are off (`--release`), at zero cost. The same holds for [`mpsc`],
+//! [`OnceLock`], [`LazyLock`] and the [`atomic`] module. Code must then compile
+//! against both: use only the `std` API, and name objects with [`name`] (which
+//! does nothing in release builds) rather than the instrumented types' `named`.
+//!
+//! [`Semaphore`](crate::Semaphore), [`SpinLock`](crate::SpinLock) and
+//! [`RaceCell`](crate::RaceCell) have no `std` twin, so they are not here: use
+//! them from the crate root, where they stay recorded in every build. The same
+//! goes for the `tokio` feature's locks.
 //!
 //! ```
 //! use instrumented_sync::debug::{Mutex, thread};
@@ -19,6 +25,35 @@
 //! assert_eq!(instrumented_sync::debug::INSTRUMENTED, cfg!(debug_assertions));
 //! ```
 //!
+//! The channels, one-time initialisation and atomics, written once for both builds:
+//!
+//! ```
+//! use instrumented_sync::debug::atomic::{AtomicUsize, Ordering};
+//! use instrumented_sync::debug::{LazyLock, OnceLock, mpsc, thread};
+//!
+//! static JOBS_DONE: AtomicUsize = AtomicUsize::new(0);
+//! static CONFIG: OnceLock<u32> = OnceLock::new();
+//! static GREETING: LazyLock<String> = LazyLock::new(|| "hello".to_owned());
+//!
+//! CONFIG.set(3).unwrap();
+//! let (tx, rx) = mpsc::sync_channel::<usize>(1);
+//! let workers: Vec<_> = (0..*CONFIG.get().unwrap())
+//!     .map(|i| {
+//!         let tx = tx.clone();
+//!         thread::spawn(move || {
+//!             JOBS_DONE.fetch_add(1, Ordering::AcqRel);
+//!             tx.send(i as usize + GREETING.len()).unwrap();
+//!         })
+//!     })
+//!     .collect();
+//! drop(tx);
+//! let mut got: Vec<usize> = rx.iter().collect();
+//! got.sort();
+//! assert_eq!(got, [5, 6, 7]);
+//! workers.into_iter().for_each(|w| w.join().unwrap());
+//! assert_eq!(JOBS_DONE.load(Ordering::Acquire), 3);
+//! ```
+//!
 //! With the `parking_lot` feature, [`parking_lot`](mod@self::parking_lot) is
 //! `instrumented_sync::parking_lot` or the real parking_lot the same way.
 
@@ -27,20 +62,21 @@ pub const INSTRUMENTED: bool = cfg!(debug_assertions);
 
 #[cfg(debug_assertions)]
 pub use crate::{
-    Barrier, BarrierWaitResult, Condvar, Mutex, MutexGuard, RwLock, RwLockReadGuard,
-    RwLockWriteGuard, thread,
+    Barrier, BarrierWaitResult, Condvar, LazyLock, Mutex, MutexGuard, OnceLock, RwLock,
+    RwLockReadGuard, RwLockWriteGuard, atomic, mpsc, thread,
 };
 #[cfg(not(debug_assertions))]
 pub use std::sync::{
-    Barrier, BarrierWaitResult, Condvar, Mutex, MutexGuard, RwLock, RwLockReadGuard,
-    RwLockWriteGuard,
+    Barrier, BarrierWaitResult, Condvar, LazyLock, Mutex, MutexGuard, OnceLock, RwLock,
+    RwLockReadGuard, RwLockWriteGuard, atomic, mpsc,
 };
 #[cfg(not(debug_assertions))]
 pub use std::thread;
 
-/// The same in both builds (no locking of their own).
+/// The same in both builds (no locking of their own, or std's own in the crate too).
 pub use std::sync::{
-    Arc, LockResult, PoisonError, TryLockError, TryLockResult, WaitTimeoutResult, Weak,
+    Arc, LockResult, Once, OnceState, PoisonError, TryLockError, TryLockResult, WaitTimeoutResult,
+    Weak,
 };
 
 /// Instrumented parking_lot in debug builds, the real parking_lot in release builds.

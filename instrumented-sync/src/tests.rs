@@ -741,3 +741,47 @@ fn events_take_about_32_bytes_in_memory() {
         std::mem::size_of::<sync_trace::Event>()
     );
 }
+
+/// `debug` re-exports the instrumented types exactly when `debug_assertions`
+/// are on, and std's otherwise (run under `--release` for the second half).
+#[test]
+fn the_debug_module_follows_debug_assertions() {
+    use std::any::TypeId;
+    fn same<A: 'static, B: 'static>() -> bool {
+        TypeId::of::<A>() == TypeId::of::<B>()
+    }
+    assert_eq!(crate::debug::INSTRUMENTED, cfg!(debug_assertions));
+    let instrumented = [
+        same::<crate::debug::mpsc::Sender<u8>, crate::mpsc::Sender<u8>>(),
+        same::<crate::debug::mpsc::SyncSender<u8>, crate::mpsc::SyncSender<u8>>(),
+        same::<crate::debug::mpsc::Receiver<u8>, crate::mpsc::Receiver<u8>>(),
+        same::<crate::debug::OnceLock<u8>, crate::OnceLock<u8>>(),
+        same::<crate::debug::LazyLock<u8>, crate::LazyLock<u8>>(),
+        same::<crate::debug::atomic::AtomicUsize, crate::atomic::AtomicUsize>(),
+        same::<crate::debug::atomic::AtomicBool, crate::atomic::AtomicBool>(),
+        same::<crate::debug::atomic::AtomicPtr<u8>, crate::atomic::AtomicPtr<u8>>(),
+        same::<crate::debug::thread::JoinHandle<()>, crate::thread::JoinHandle<()>>(),
+    ];
+    let plain_std = [
+        same::<crate::debug::mpsc::Sender<u8>, std::sync::mpsc::Sender<u8>>(),
+        same::<crate::debug::mpsc::SyncSender<u8>, std::sync::mpsc::SyncSender<u8>>(),
+        same::<crate::debug::mpsc::Receiver<u8>, std::sync::mpsc::Receiver<u8>>(),
+        same::<crate::debug::OnceLock<u8>, std::sync::OnceLock<u8>>(),
+        same::<crate::debug::LazyLock<u8>, std::sync::LazyLock<u8>>(),
+        same::<crate::debug::atomic::AtomicUsize, std::sync::atomic::AtomicUsize>(),
+        same::<crate::debug::atomic::AtomicBool, std::sync::atomic::AtomicBool>(),
+        same::<crate::debug::atomic::AtomicPtr<u8>, std::sync::atomic::AtomicPtr<u8>>(),
+        same::<crate::debug::thread::JoinHandle<()>, std::thread::JoinHandle<()>>(),
+    ];
+    assert_eq!(instrumented, [cfg!(debug_assertions); 9]);
+    assert_eq!(plain_std, [!cfg!(debug_assertions); 9]);
+    // The ordering and error types are std's in both builds.
+    assert!(same::<
+        crate::debug::atomic::Ordering,
+        std::sync::atomic::Ordering,
+    >());
+    assert!(same::<
+        crate::debug::mpsc::RecvError,
+        std::sync::mpsc::RecvError,
+    >());
+}
