@@ -218,6 +218,8 @@ impl ClosureIndex {
             oversized: false,
         };
         let mut fork_of: HashMap<u32, u32> = HashMap::default();
+        // Whether each thread has had an event other than `begin`.
+        let mut started = vec![false; n_threads];
         let mut notify: HashMap<(ObjIdx, u64), u32> = HashMap::default();
         let mut send: HashMap<(ObjIdx, u64), u32> = HashMap::default();
         let mut store: HashMap<(ObjIdx, u64), u32> = HashMap::default();
@@ -247,15 +249,21 @@ impl ClosureIndex {
             ix.thread_events[u].push(at);
             ix.place.push((u as u32, pos));
             ix.req_start.push(ix.req.len() as u32);
-            if pos == 0
-                && let Some(&f) = fork_of.get(&(u as u32))
-            {
-                ix.req.push(f);
+            // A fork orders the child's first event after it; a bare `begin` does not
+            // count (RAPID traces open every thread with one at the top, before its fork).
+            let begin = matches!(ev.op, Op::Begin);
+            if !begin {
+                if !started[u]
+                    && let Some(f) = fork_of.remove(&(u as u32))
+                {
+                    ix.req.push(f);
+                }
+                started[u] = true;
             }
             match ev.op {
                 Op::Fork { child } => {
                     let c = child.0 as usize;
-                    if c != u && ix.thread_events.get(c).is_some_and(Vec::is_empty) {
+                    if c != u && !started.get(c).copied().unwrap_or(true) {
                         fork_of.insert(child.0, at);
                     }
                 }

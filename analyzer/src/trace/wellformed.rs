@@ -66,6 +66,15 @@ impl Checker {
         })
     }
 
+    /// Marks `t` as having had an event, without checking anything.
+    fn mark_started(&mut self, t: ThreadIdx) {
+        let i = t.0 as usize;
+        if self.started.len() <= i {
+            self.started.resize(i + 1, false);
+        }
+        self.started[i] = true;
+    }
+
     fn started(&self, t: ThreadIdx) -> bool {
         self.started.get(t.0 as usize).copied().unwrap_or(false)
     }
@@ -178,11 +187,15 @@ impl Checker {
             }
             _ => {}
         }
-        let i = t.0 as usize;
-        if self.started.len() <= i {
-            self.started.resize(i + 1, false);
+        // A bare `begin` does not start a thread: RAPID traces open every thread
+        // with one at the top, before the fork that starts it.
+        if !matches!(event.op, Op::Begin) {
+            let i = t.0 as usize;
+            if self.started.len() <= i {
+                self.started.resize(i + 1, false);
+            }
+            self.started[i] = true;
         }
-        self.started[i] = true;
         problem
     }
 
@@ -239,24 +252,87 @@ pub(crate) fn report(
     Ok(())
 }
 
-/// Checks a whole loaded trace, with event indices as positions.
-pub(crate) fn check_trace(trace: &mut Trace, file: &Path, strict: bool) -> Result<(), LoadError> {
+/// Traces with at least this many events are checked on two threads.
+const PARALLEL_CHECK_MIN_EVENTS: usize = 1 << 16;
+
+/// Whether `event` is checked by the second thread of [`check_trace`]: acquisitions and
+/// releases of odd-numbered locks. A lock's problems depend only on its own events (its
+/// holders), so the locks can be split between two checkers.
+fn on_second(event: &Event) -> bool {
+    matches!(event.op, Op::Acquire { lock, .. } | Op::Release { lock, .. } if lock.0 % 2 == 1)
+}
+
+/// The problems of `events` (those for which `take` holds; the others only mark their
+/// thread as started), in event order, stopping after the first lock problem when `strict`.
+fn problems_of(
+    trace: &Trace,
+    strict: bool,
+    take: impl Fn(&Event) -> bool,
+) -> (Checker, Vec<(usize, Problem)>) {
     let mut checker = Checker::default();
     let mut problems = Vec::new();
     for (i, event) in trace.events.iter().enumerate() {
+        if !take(event) {
+            checker.mark_started(event.thread);
+            continue;
+        }
         if let Some(p) = checker.observe(trace, event, Position::Event(i)) {
-            if strict && p.lock {
-                return Err(LoadError::new(
-                    file,
-                    Some(Position::Event(i)),
-                    format!("ill-formed trace: {}", p.message),
-                ));
+            let stop = strict && p.lock;
+            problems.push((i, p));
+            if stop {
+                break;
             }
-            problems.push((Position::Event(i), p));
         }
     }
-    problems.extend(checker.finish(trace));
-    for (position, problem) in problems {
+    (checker, problems)
+}
+
+/// Checks a whole loaded trace, with event indices as positions. A large trace is
+/// checked on two threads, each taking half of the locks; their problems are merged in
+/// event order, so warnings and the strict-mode error are those of one checker.
+pub(crate) fn check_trace(trace: &mut Trace, file: &Path, strict: bool) -> Result<(), LoadError> {
+    let parallel = trace.events.len() >= PARALLEL_CHECK_MIN_EVENTS;
+    check_trace_split(trace, file, strict, parallel)
+}
+
+/// [`check_trace`] on two threads (`parallel`) or one.
+fn check_trace_split(
+    trace: &mut Trace,
+    file: &Path,
+    strict: bool,
+    parallel: bool,
+) -> Result<(), LoadError> {
+    let shared: &Trace = trace;
+    let (checker, problems) = if parallel {
+        std::thread::scope(|scope| {
+            let second = scope.spawn(|| problems_of(shared, strict, on_second).1);
+            let (checker, mut problems) = problems_of(shared, strict, |e| !on_second(e));
+            let more = second
+                .join()
+                .unwrap_or_else(|payload| std::panic::resume_unwind(payload));
+            // One problem per event at most, so merging by index is the single checker's order.
+            problems.extend(more);
+            problems.sort_by_key(|&(i, _)| i);
+            (checker, problems)
+        })
+    } else {
+        problems_of(shared, strict, |_| true)
+    };
+    if let Some(k) = problems.iter().position(|(_, p)| strict && p.lock) {
+        let (i, p) = &problems[k];
+        return Err(LoadError::new(
+            file,
+            Some(Position::Event(*i)),
+            format!("ill-formed trace: {}", p.message),
+        ));
+    }
+    // Problems of forks whose children never ran follow every event's problems.
+    let finish = checker.finish(trace);
+    let all = problems
+        .into_iter()
+        .map(|(i, p)| (Position::Event(i), p))
+        .chain(finish);
+    for (position, problem) in all.collect::<Vec<_>>() {
         report(trace, file, strict, position, problem)?;
     }
     Ok(())
@@ -266,6 +342,68 @@ pub(crate) fn check_trace(trace: &mut Trace, file: &Path, strict: bool) -> Resul
 mod tests {
     use super::*;
     use crate::model::{Attempt, TraceBuilder};
+    use proptest::prelude::*;
+
+    /// A trace of random acquisitions, releases (matched or not, of reentrant and plain
+    /// locks, in read and write mode), forks and joins by three threads.
+    fn random_trace(ops: &[(u8, u8, u8, u8)]) -> Trace {
+        let mut b = TraceBuilder::new("t");
+        let threads: Vec<ThreadIdx> = (0..3).map(|i| b.thread(&format!("T{i}"))).collect();
+        let locks: Vec<ObjIdx> = (0..4)
+            .map(|i| {
+                let kind = [
+                    ObjectKind::Mutex,
+                    ObjectKind::ReentrantMutex,
+                    ObjectKind::RwLock,
+                ][i % 3];
+                b.object(&format!("L{i}"), kind)
+            })
+            .collect();
+        for &(kind, t, l, m) in ops {
+            let thread = threads[usize::from(t % 3)];
+            let lock = locks[usize::from(l % 4)];
+            let mode = if m % 2 == 0 { Mode::Write } else { Mode::Read };
+            let op = match kind % 5 {
+                0 | 1 => Op::Acquire {
+                    lock,
+                    mode,
+                    attempt: Attempt::Blocking,
+                },
+                2 | 3 => Op::Release { lock, mode },
+                _ if l % 2 == 0 => Op::Fork {
+                    child: threads[usize::from(m % 3)],
+                },
+                _ => Op::Join {
+                    child: threads[usize::from(m % 3)],
+                },
+            };
+            b.push(Event {
+                thread,
+                op,
+                site: crate::model::SiteIdx::UNKNOWN,
+            });
+        }
+        b.finish()
+    }
+
+    proptest! {
+        /// Two checkers splitting the locks give the single checker's warnings, in its
+        /// order, and its strict-mode error.
+        #[test]
+        fn split_check_equals_single(
+            ops in proptest::collection::vec((0u8..5, 0u8..3, 0u8..4, 0u8..3), 0..60),
+            strict in any::<bool>(),
+        ) {
+            let file = Path::new("t");
+            let outcome = |parallel| {
+                let mut trace = random_trace(&ops);
+                check_trace_split(&mut trace, file, strict, parallel)
+                    .map(|()| trace.warnings)
+                    .map_err(|e| (e.position, e.message))
+            };
+            prop_assert_eq!(outcome(true), outcome(false));
+        }
+    }
 
     #[test]
     fn flags_conflicts_but_not_reentrancy() {
