@@ -344,8 +344,9 @@ fn all(c: &mut Criterion) {
 
 /// `LOCKS_LOOP=<workload>[:<impl>]`: instead of criterion, runs one workload
 /// in a plain loop for a few seconds per implementation and prints ns per
-/// operation: a clean target for `perf record` (criterion's own statistics
-/// otherwise dominate the profile). Workloads: `uncontended`, `nested`,
+/// operation, wall clock and the looping threads' CPU time (which a loaded
+/// machine inflates far less): a clean target for `perf record` (criterion's
+/// own statistics otherwise dominate the profile). Workloads: `uncontended`, `nested`,
 /// `disjoint`; impls: `std`, `parking_lot`, `tracing-mutex`, `ours` (default: all).
 fn plain_loop(spec: &str) {
     let (workload, only) = spec.split_once(':').unwrap_or((spec, ""));

@@ -1,11 +1,14 @@
 //! The per-thread side of the recorder: the event ring and the site cache.
 //!
-//! Hot path (one event): one thread-local read (`RING`, null whenever the
-//! event must take the slow path), the `tracing` level check, a slot write
-//! into the thread's own ring and a release store of its head. No lock, no atomic
-//! read-modify-write, no cache line shared with another thread (the ring's
-//! `tail` is written by a consumer only when it drains, at most once a flush
-//! period or buffer-full).
+//! Hot path (one event, inlined into the lock call): one thread-local read
+//! (`HOT`, the ring's producer line, or the always-full `NO_RING` whenever the
+//! event must take the slow path), a compare of `head` with the producer's
+//! cached `limit`, the `tracing` level check, a slot write into the thread's
+//! own ring (two 8-byte stores) and a release store of its head. No lock, no
+//! atomic read-modify-write, no cache line shared with another thread (the
+//! ring's `tail` is written by a consumer only when it drains, at most once a
+//! flush period or buffer-full, and read by the owner only when `head`
+//! reaches `limit`).
 //!
 //! The ring is single-producer (its owning thread, through [`LOCAL`]) and
 //! multi-consumer, the consumers (the owner when the ring is full, the periodic
