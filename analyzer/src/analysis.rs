@@ -30,7 +30,8 @@ use serde::Serialize;
 
 use crate::explain;
 use crate::finding::{
-    CycleStep, Finding, FindingKind, LockRef, RoleSite, SiteRef, Summary, fingerprint,
+    Coffman, Condition, CycleStep, Finding, FindingKind, LockRef, RoleSite, SiteRef, Summary,
+    fingerprint,
 };
 use crate::graph::lock_order::{event_site, thread_name};
 use crate::graph::{
@@ -1376,40 +1377,63 @@ fn observed_finding(trace: &Trace, report: &crate::model::ObservedReport) -> Fin
     let kind = FindingKind::parse(&report.kind).unwrap_or(FindingKind::ObservedDeadlock);
     let json: serde_json::Value =
         serde_json::from_str(&report.json).unwrap_or(serde_json::Value::Null);
-    let names = |field: &str| -> Vec<(String, Option<String>)> {
-        json.get(field)
-            .and_then(|v| v.as_array())
-            .map(|items| {
-                items
-                    .iter()
-                    .filter_map(|item| match item {
-                        serde_json::Value::String(s) => Some((s.clone(), None)),
-                        serde_json::Value::Number(n) => Some((n.to_string(), None)),
-                        serde_json::Value::Object(o) => {
-                            o.get("name").and_then(|n| n.as_str()).map(|n| {
-                                (
-                                    n.to_owned(),
-                                    o.get("kind").and_then(|k| k.as_str()).map(str::to_owned),
-                                )
-                            })
-                        }
-                        _ => None,
-                    })
-                    .collect()
-            })
-            .unwrap_or_default()
+    let live = ObservedJson::read(&json);
+    // The trace's own record of a lock by the name the live report gave it, for its class.
+    let class_of = |name: &str| {
+        trace
+            .objects
+            .iter()
+            .find(|o| o.name == name)
+            .map(|o| site_ref(trace, o.class))
+            .filter(|c| c.line != 0)
     };
-    let locks: Vec<LockRef> = names("locks")
-        .into_iter()
+    let locks: Vec<LockRef> = live
+        .locks
+        .iter()
         .map(|(name, kind)| LockRef {
-            name,
-            kind: kind.unwrap_or_else(|| "mutex".to_owned()),
-            class: None,
+            name: name.clone(),
+            kind: kind.clone(),
+            class: class_of(name),
         })
         .collect();
-    let mut threads: Vec<String> = names("threads").into_iter().map(|(n, _)| n).collect();
+    // The threads of the cycle when there is one (the others only wait on them).
+    let mut threads: Vec<String> = if live.cycle.is_empty() {
+        live.threads.iter().map(|t| t.name.clone()).collect()
+    } else {
+        live.cycle.clone()
+    };
     threads.sort();
     threads.dedup();
+    let mut sites = Vec::new();
+    for t in &live.threads {
+        for (lock, site) in &t.holds {
+            sites.push(role(format!("holds {lock}"), &t.name, &parse_site(site)));
+        }
+        sites.push(role(
+            format!("waits for {}", t.waits_for),
+            &t.name,
+            &parse_site(&t.site),
+        ));
+    }
+    sites.sort();
+    sites.dedup();
+    let cycle = observed_cycle(&live, &locks);
+    let coffman = (!live.coffman.is_empty()).then(|| {
+        let condition = |name: &str| Condition {
+            holds: true,
+            evidence: live
+                .coffman
+                .iter()
+                .find(|(k, _)| k == name)
+                .map_or_else(String::new, |(_, v)| v.clone()),
+        };
+        Coffman {
+            mutual_exclusion: condition("mutual exclusion"),
+            hold_and_wait: condition("hold and wait"),
+            no_preemption: condition("no preemption"),
+            circular_wait: condition("circular wait"),
+        }
+    });
     let mut parts: Vec<&str> = vec![kind.as_str(), "observed"];
     if locks.is_empty() {
         parts.push(&report.message);
@@ -1426,9 +1450,9 @@ fn observed_finding(trace: &Trace, report: &crate::model::ObservedReport) -> Fin
         message: report.message.clone(),
         locks,
         threads,
-        sites: Vec::new(),
-        cycle: Vec::new(),
-        coffman: None,
+        sites,
+        cycle,
+        coffman,
         fixes: Vec::new(),
         reason: Some("observed while the program ran".to_owned()),
         variable: None,
@@ -1436,4 +1460,179 @@ fn observed_finding(trace: &Trace, report: &crate::model::ObservedReport) -> Fin
         traces: vec![trace.source.clone()],
         occurrences: 1,
     }
+}
+
+/// The live detector's report as recorded in the trace (`instrumented_sync`'s
+/// `DeadlockReport::to_json`); fields it lacks are empty.
+struct ObservedJson {
+    locks: Vec<(String, String)>,
+    threads: Vec<ObservedThread>,
+    cycle: Vec<String>,
+    coffman: Vec<(String, String)>,
+}
+
+struct ObservedThread {
+    name: String,
+    waits_for: String,
+    resource_kind: String,
+    site: String,
+    /// `queued-writers` for a reader waiting behind writers.
+    wakers_are: String,
+    holds: Vec<(String, String)>,
+}
+
+impl ObservedJson {
+    fn read(json: &serde_json::Value) -> ObservedJson {
+        let text = |v: &serde_json::Value, field: &str| {
+            v.get(field)
+                .and_then(serde_json::Value::as_str)
+                .unwrap_or_default()
+                .to_owned()
+        };
+        let array = |v: &serde_json::Value, field: &str| -> Vec<serde_json::Value> {
+            v.get(field)
+                .and_then(serde_json::Value::as_array)
+                .cloned()
+                .unwrap_or_default()
+        };
+        let locks = array(json, "locks")
+            .iter()
+            .filter_map(|l| match l {
+                serde_json::Value::String(s) => Some((s.clone(), "mutex".to_owned())),
+                serde_json::Value::Object(_) => {
+                    Some((text(l, "name"), contract_kind(&text(l, "kind")).to_owned()))
+                }
+                _ => None,
+            })
+            .filter(|(name, _)| !name.is_empty())
+            .collect();
+        let threads = array(json, "threads")
+            .iter()
+            .filter_map(|t| match t {
+                serde_json::Value::String(s) => Some(ObservedThread {
+                    name: s.clone(),
+                    waits_for: String::new(),
+                    resource_kind: String::new(),
+                    site: String::new(),
+                    wakers_are: String::new(),
+                    holds: Vec::new(),
+                }),
+                serde_json::Value::Object(_) => Some(ObservedThread {
+                    name: text(t, "name"),
+                    waits_for: text(t, "waits_for"),
+                    resource_kind: contract_kind(&text(t, "resource_kind")).to_owned(),
+                    site: text(t, "site"),
+                    wakers_are: text(t, "wakers_are"),
+                    holds: array(t, "holds")
+                        .iter()
+                        .map(|h| (text(h, "lock"), text(h, "site")))
+                        .collect(),
+                }),
+                _ => None,
+            })
+            .collect();
+        let cycle = array(json, "cycle")
+            .iter()
+            .filter_map(|c| c.as_str().map(str::to_owned))
+            .collect();
+        let coffman = json
+            .get("coffman")
+            .and_then(serde_json::Value::as_object)
+            .map(|m| {
+                m.iter()
+                    .filter_map(|(k, v)| v.as_str().map(|v| (k.clone(), v.to_owned())))
+                    .collect()
+            })
+            .unwrap_or_default();
+        ObservedJson {
+            locks,
+            threads,
+            cycle,
+            coffman,
+        }
+    }
+}
+
+/// The JSON contract's kind names; older live reports spelled two of them differently.
+fn contract_kind(kind: &str) -> &str {
+    match kind {
+        "rwlock" => "rw-lock",
+        "spinlock" => "spin-lock",
+        other => other,
+    }
+}
+
+/// `file:line:column` (or `unknown`) as the live report writes a site.
+fn parse_site(text: &str) -> SiteRef {
+    let mut parts = text.rsplitn(3, ':');
+    let column = parts.next().and_then(|c| c.parse::<u32>().ok());
+    let line = parts.next().and_then(|l| l.parse::<u32>().ok());
+    match (parts.next(), line, column) {
+        (Some(file), Some(line), Some(column)) => SiteRef {
+            file: Some(file.to_owned()),
+            line,
+            column,
+            display: text.to_owned(),
+        },
+        _ => SiteRef {
+            file: None,
+            line: 0,
+            column: 0,
+            display: "<unknown>".to_owned(),
+        },
+    }
+}
+
+/// The cycle's steps when it runs through locks only: each thread holds the lock the
+/// previous one waits for and waits for the next.
+fn observed_cycle(live: &ObservedJson, locks: &[LockRef]) -> Vec<CycleStep> {
+    let lock = |name: &str| {
+        locks
+            .iter()
+            .find(|l| l.name == name)
+            .cloned()
+            .unwrap_or(LockRef {
+                name: name.to_owned(),
+                kind: "mutex".to_owned(),
+                class: None,
+            })
+    };
+    let n = live.cycle.len();
+    let mut steps = Vec::new();
+    for (i, name) in live.cycle.iter().enumerate() {
+        let Some(t) = live.threads.iter().find(|t| &t.name == name) else {
+            return Vec::new();
+        };
+        let prev = &live.cycle[(i + n - 1) % n];
+        let Some(p) = live.threads.iter().find(|t| &t.name == prev) else {
+            return Vec::new();
+        };
+        // What this thread holds that the previous one waits for (a read hold is
+        // listed as "name (read)").
+        let held = t.holds.iter().find(|(l, _)| {
+            l == &p.waits_for || l.strip_suffix(" (read)") == Some(p.waits_for.as_str())
+        });
+        let Some((held_name, held_at)) = held else {
+            return Vec::new();
+        };
+        if t.resource_kind == "thread" || t.waits_for.is_empty() {
+            return Vec::new();
+        }
+        let read = held_name.ends_with(" (read)");
+        steps.push(CycleStep {
+            thread: t.name.clone(),
+            holds: lock(held_name.strip_suffix(" (read)").unwrap_or(held_name)),
+            holds_mode: if read { Mode::Read } else { Mode::Write },
+            held_at: parse_site(held_at),
+            wants: lock(&t.waits_for),
+            wants_mode: if t.wakers_are == "queued-writers" {
+                Mode::Read
+            } else {
+                Mode::Write
+            },
+            wanted_at: parse_site(&t.site),
+            also_held: Vec::new(),
+        });
+    }
+    steps
 }
