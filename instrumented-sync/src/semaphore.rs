@@ -1,5 +1,6 @@
 //! [`Semaphore`]: a counting semaphore with RAII permits (std has none).
 
+use std::collections::VecDeque;
 use std::fmt;
 use std::panic::Location;
 use std::sync::{
@@ -7,9 +8,9 @@ use std::sync::{
 };
 use std::time::{Duration, Instant};
 
-use sync_trace::{ObjectKind, SiteId};
+use sync_trace::{ObjectKind, Op, SiteId};
 
-use crate::recorder::{self, ObjectMeta};
+use crate::recorder::{self, ObjectMeta, record_at};
 use crate::waitfor::{self, Owners, Resource, Wakers};
 
 /// A counting semaphore: [`acquire`](Semaphore::acquire) takes a permit,
@@ -18,6 +19,11 @@ use crate::waitfor::{self, Owners, Resource, Wakers};
 ///
 /// A blocked `acquire` is known to the deadlock detector, which knows the
 /// permit holders: if every holder is itself blocked for good, it reports.
+///
+/// A permit handed back and taken again orders the two threads for the race
+/// detector: the release is recorded as a `Send` on the semaphore and the
+/// acquisition that takes that permit as the matching `Recv`, so a semaphore
+/// of one permit used as a lock protects what it guards.
 ///
 /// ```
 /// use instrumented_sync::Semaphore;
@@ -42,6 +48,11 @@ struct SemaphoreState {
     holders: Vec<(u32, SiteId)>,
     /// Permits were added or forgotten: holders no longer tell who can release one.
     untracked: bool,
+    /// Releases recorded so far (the `seq` of the last one).
+    releases: u64,
+    /// Released permits not yet taken again, oldest first: the next acquisition
+    /// records receiving the first. At most one per available permit.
+    handed_back: VecDeque<u64>,
 }
 
 impl Owners for StdMutex<SemaphoreState> {
@@ -62,6 +73,8 @@ impl Owners for StdMutex<SemaphoreState> {
 pub struct SemaphorePermit<'a> {
     semaphore: &'a Semaphore,
     thread: u32,
+    /// Where it was taken (its release is recorded there too).
+    site: SiteId,
 }
 
 impl Semaphore {
@@ -74,6 +87,8 @@ impl Semaphore {
                 permits,
                 holders: Vec::new(),
                 untracked: false,
+                releases: 0,
+                handed_back: VecDeque::new(),
             }),
             released: StdCondvar::new(),
         }
@@ -94,9 +109,38 @@ impl Semaphore {
         let thread = recorder::this_thread().0;
         state.permits -= 1;
         state.holders.push((thread, site));
+        // Under the state lock, as the release was: the trace orders them as they happened.
+        if let Some(seq) = state.handed_back.pop_front() {
+            record_at(
+                Op::Recv {
+                    channel: self.meta.id(),
+                    seq,
+                },
+                site,
+            );
+        }
         SemaphorePermit {
             semaphore: self,
             thread,
+            site,
+        }
+    }
+
+    /// Records that a permit is handed back at `site` (call with the state locked).
+    fn record_release(&self, state: &mut SemaphoreState, site: SiteId) {
+        state.releases += 1;
+        let seq = state.releases;
+        record_at(
+            Op::Send {
+                channel: self.meta.id(),
+                seq,
+            },
+            site,
+        );
+        state.handed_back.push_back(seq);
+        // More handed back than available (after `forget`): the oldest are never taken.
+        while state.handed_back.len() > state.permits.max(1) {
+            state.handed_back.pop_front();
         }
     }
 
@@ -162,12 +206,18 @@ impl Semaphore {
     }
 
     /// Adds `n` permits. From then on the detector no longer assumes only
-    /// permit holders can release one.
+    /// permit holders can release one. The first acquisition after it is
+    /// ordered after this call (a semaphore used to signal).
+    #[track_caller]
     pub fn add_permits(&self, n: usize) {
         waitfor::touch();
+        let site = recorder::site(Location::caller());
         let mut state = self.lock();
         state.permits += n;
         state.untracked = true;
+        if n > 0 {
+            self.record_release(&mut state, site);
+        }
         drop(state);
         self.released.notify_all();
     }
@@ -195,6 +245,7 @@ impl Drop for SemaphorePermit<'_> {
     fn drop(&mut self) {
         let mut state = self.semaphore.lock();
         state.permits += 1;
+        self.semaphore.record_release(&mut state, self.site);
         if let Some(i) = state.holders.iter().position(|h| h.0 == self.thread) {
             state.holders.swap_remove(i);
         }
