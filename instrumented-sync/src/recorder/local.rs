@@ -482,8 +482,8 @@ fn record_slow<const N: usize>(ops: [Op; N], site: SiteId) {
 
 /// Records an uncontended blocking acquisition of `lock` (`Request` and
 /// `Acquire` in one ring slot), first naming this thread in `holder` (an
-/// exclusive hold) with the thread id kept beside the ring (no second
-/// thread-local read).
+/// exclusive hold of a registered lock) with the thread id kept beside the
+/// ring (no second thread-local read).
 #[inline(always)]
 pub(crate) fn record_acquired(
     lock: ObjectId,
@@ -493,6 +493,10 @@ pub(crate) fn record_acquired(
     holder: Option<&HolderWord>,
 ) {
     let pushed = push_hot(|thread| {
+        // A lock id is 0 only when it was registered inside the recorder's
+        // own work (a sink), which never takes the hot path (`HOT` is
+        // `NO_RING` while the recorder is busy): no check needed here.
+        debug_assert_ne!(lock.0, 0, "an unregistered lock on the hot path");
         if let Some(holder) = holder {
             holder.set(thread, site);
         }
@@ -513,7 +517,10 @@ fn record_acquired_slow(
     site: SiteId,
     holder: Option<&HolderWord>,
 ) {
-    if let Some(holder) = holder {
+    // `ObjectId(0)`: inside the recorder's own work, not recorded, no holder.
+    if let Some(holder) = holder
+        && lock.0 != 0
+    {
         holder.set(this_thread(), site);
     }
     let request = Op::Request { lock, mode };

@@ -261,8 +261,7 @@ pub(crate) fn blocking_acquire_recorded<G>(
 #[inline(always)]
 pub(crate) fn acquired_uncontended(meta: &ObjectMeta, lock: ObjectId, mode: Mode, site: SiteId) {
     let seq = meta.next_seq_held(mode);
-    // `ObjectId(0)`: inside the recorder's own work, not recorded, no holder.
-    let holder = (mode == Mode::Write && lock.0 != 0).then_some(&meta.holder);
+    let holder = (mode == Mode::Write).then_some(&meta.holder);
     local::record_acquired(lock, mode, seq, site, holder);
 }
 
