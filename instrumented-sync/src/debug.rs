@@ -22,7 +22,8 @@
 //!     s.spawn(|| *total.lock().unwrap() += 1);
 //! });
 //! assert_eq!(*total.lock().unwrap(), 1);
-//! assert_eq!(instrumented_sync::debug::INSTRUMENTED, cfg!(debug_assertions));
+//! // Release builds always get std's types.
+//! assert!(cfg!(debug_assertions) || !instrumented_sync::debug::INSTRUMENTED);
 //! ```
 //!
 //! The channels, one-time initialisation and atomics, written once for both builds:
@@ -57,8 +58,9 @@
 //! With the `parking_lot` feature, [`parking_lot`](mod@self::parking_lot) is
 //! `instrumented_sync::parking_lot` or the real parking_lot the same way.
 
-/// Whether this module's types are the instrumented ones (`debug_assertions` on).
-pub const INSTRUMENTED: bool = cfg!(debug_assertions);
+/// Whether this module's types are the instrumented ones (`debug_assertions`
+/// on, and not the `passthrough` feature, which makes the crate's own std's).
+pub const INSTRUMENTED: bool = cfg!(all(debug_assertions, not(feature = "passthrough")));
 
 #[cfg(debug_assertions)]
 pub use crate::{

@@ -35,13 +35,16 @@
 // Under `passthrough` the instrumented lock types are compiled but not exported.
 #![cfg_attr(feature = "passthrough", allow(dead_code, unused_imports))]
 
+#[cfg(not(feature = "passthrough"))]
 pub mod atomic;
 mod barrier;
 mod check;
 mod condvar;
 pub mod debug;
+#[cfg(not(feature = "passthrough"))]
 pub mod mpsc;
 mod mutex;
+#[cfg(not(feature = "passthrough"))]
 mod once;
 #[cfg(feature = "parking_lot")]
 pub mod parking_lot;
@@ -52,7 +55,12 @@ mod recorder;
 mod rwlock;
 mod semaphore;
 mod spin;
+#[cfg(not(feature = "passthrough"))]
 pub mod thread;
+// Still compiled under `passthrough`: the unit tests record through it.
+#[cfg(feature = "passthrough")]
+#[path = "thread.rs"]
+mod recorded_thread;
 #[cfg(feature = "tokio")]
 pub mod tokio;
 #[cfg(feature = "tracing-layer")]
@@ -69,6 +77,7 @@ pub use check::{DEADLOCK_KINDS, assert_no_deadlock_risk, findings};
 pub use condvar::Condvar;
 #[cfg(not(feature = "passthrough"))]
 pub use mutex::{Mutex, MutexGuard};
+#[cfg(not(feature = "passthrough"))]
 pub use once::{LazyLock, OnceLock};
 pub use race_cell::RaceCell;
 pub use recorder::{
@@ -77,14 +86,16 @@ pub use recorder::{
 };
 #[cfg(not(feature = "passthrough"))]
 pub use rwlock::{RwLock, RwLockReadGuard, RwLockWriteGuard};
-// The `passthrough` feature: the lock types are std's own (zero cost).
 pub use semaphore::{Semaphore, SemaphorePermit};
 pub use spin::{SpinLock, SpinLockGuard};
+// The `passthrough` feature: every type with a std twin is std's own (zero cost).
 #[cfg(feature = "passthrough")]
 pub use std::sync::{
-    Barrier, BarrierWaitResult, Condvar, Mutex, MutexGuard, RwLock, RwLockReadGuard,
-    RwLockWriteGuard,
+    Barrier, BarrierWaitResult, Condvar, LazyLock, Mutex, MutexGuard, OnceLock, RwLock,
+    RwLockReadGuard, RwLockWriteGuard, atomic, mpsc,
 };
+#[cfg(feature = "passthrough")]
+pub use std::thread;
 pub use waitfor::{
     BlockedThread, DeadlockAction, DeadlockReport, Detection, HeldLock, deadlock_action,
     set_deadlock_action,

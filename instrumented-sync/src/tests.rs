@@ -14,8 +14,12 @@ use crate::recorder::this_thread;
 use crate::barrier::Barrier;
 use crate::condvar::Condvar;
 use crate::mutex::Mutex;
+#[cfg(feature = "passthrough")]
+use crate::recorded_thread as thread;
 use crate::rwlock::RwLock;
-use crate::{TryLockError, recorded, thread};
+#[cfg(not(feature = "passthrough"))]
+use crate::thread;
+use crate::{TryLockError, recorded};
 
 /// The ops `thread` recorded, in program order.
 fn ops_of(records: &[Record], thread: ThreadId) -> Vec<Op> {
@@ -744,6 +748,8 @@ fn events_take_about_32_bytes_in_memory() {
 
 /// `debug` re-exports the instrumented types exactly when `debug_assertions`
 /// are on, and std's otherwise (run under `--release` for the second half).
+/// Under `passthrough` both are std's: `tests/passthrough.rs` checks that.
+#[cfg(not(feature = "passthrough"))]
 #[test]
 fn the_debug_module_follows_debug_assertions() {
     use std::any::TypeId;
