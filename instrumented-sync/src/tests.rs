@@ -791,3 +791,99 @@ fn the_debug_module_follows_debug_assertions() {
         std::sync::mpsc::RecvError,
     >());
 }
+
+/// The channel ops among `ops`, as `(send?, seq)`, and the one channel they are on.
+#[cfg(not(feature = "passthrough"))]
+fn channel_ops(ops: &[Op]) -> (Option<ObjectId>, Vec<(&'static str, u64)>) {
+    let mut channels = BTreeSet::new();
+    let list = ops
+        .iter()
+        .filter_map(|op| match *op {
+            Op::Send { channel, seq } => Some((channel, ("send", seq))),
+            Op::Recv { channel, seq } => Some((channel, ("recv", seq))),
+            _ => None,
+        })
+        .map(|(channel, op)| {
+            channels.insert(channel);
+            op
+        })
+        .collect();
+    assert!(
+        channels.len() <= 1,
+        "one channel per scenario: {channels:?}"
+    );
+    (channels.into_iter().next(), list)
+}
+
+/// Sender drops chain (each receives the previous drop's send, as std's
+/// acquire-release count does); the receiver's `Err` receives the last one,
+/// once; messages keep their own numbers.
+#[cfg(not(feature = "passthrough"))]
+#[test]
+fn sender_drops_are_sends_the_disconnected_receiver_receives() {
+    let (_, ops, _) = run(|| {
+        let (tx, rx) = crate::mpsc::channel::<u8>();
+        let tx2 = tx.clone();
+        tx.send(1).unwrap();
+        drop(tx);
+        drop(tx2);
+        assert_eq!(rx.recv(), Ok(1));
+        assert!(rx.recv().is_err());
+        assert!(rx.try_recv().is_err());
+    });
+    let (_, list) = channel_ops(&ops);
+    assert_eq!(
+        list,
+        [
+            ("send", 1),
+            ("send", 2),
+            ("recv", 2),
+            ("send", 3),
+            ("recv", 1),
+            ("recv", 3)
+        ]
+    );
+}
+
+/// The receiver's drop sends once per live sender handle; each thread whose
+/// send then fails receives one, the first time only; drops after the
+/// receiver is gone record nothing.
+#[cfg(not(feature = "passthrough"))]
+#[test]
+fn a_receiver_drop_is_received_once_by_each_failing_thread() {
+    let (main, ops, records) = run(|| {
+        let (tx, rx) = crate::mpsc::sync_channel::<u8>(1);
+        let tx2 = tx.clone();
+        drop(rx);
+        assert!(tx.send(0).is_err());
+        assert!(matches!(
+            tx.try_send(0),
+            Err(crate::mpsc::TrySendError::Disconnected(0))
+        ));
+        thread::spawn(move || {
+            assert!(tx2.send(0).is_err());
+            assert!(tx2.send(0).is_err());
+        })
+        .join()
+        .unwrap();
+    });
+    let (channel, list) = channel_ops(&ops);
+    assert_eq!(list, [("send", 1), ("send", 2), ("recv", 2)]);
+    let other = records
+        .iter()
+        .filter_map(|r| match r {
+            Record::Events { thread, events } => Some((*thread, events)),
+            _ => None,
+        })
+        .filter(|(t, _)| *t != main)
+        .filter_map(|(t, events)| {
+            events
+                .iter()
+                .any(|e| matches!(e.op, Op::Recv { channel: c, .. } if Some(c) == channel))
+                .then_some(t)
+        })
+        .collect::<BTreeSet<_>>();
+    assert_eq!(other.len(), 1, "one other thread receives: {other:?}");
+    let other_ops = ops_of(&records, *other.iter().next().unwrap());
+    assert_eq!(channel_ops(&other_ops).1, [("recv", 1)]);
+}
