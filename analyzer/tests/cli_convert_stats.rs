@@ -169,3 +169,38 @@ fn stats_on_bad_input_exits_2() {
         stderr(&out)
     );
 }
+
+#[test]
+fn convert_help_offers_only_what_applies_to_one_input() {
+    let help = analyzer(&["convert", "--help"]);
+    assert_eq!(help.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&help.stdout);
+    assert!(!text.contains("--keep-going"), "{text}");
+    assert!(!text.contains("Analyze"), "{text}");
+    assert!(
+        text.contains("Convert a trace whose last record is torn"),
+        "{text}"
+    );
+    let out = analyzer(&[
+        "convert",
+        "--keep-going",
+        "--to",
+        "std",
+        "-o",
+        "x.std",
+        &data("abba.std"),
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("unexpected argument '--keep-going'"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn check_help_says_what_dot_output_holds() {
+    let help = analyzer(&["check", "--help"]);
+    let text = String::from_utf8_lossy(&help.stdout);
+    assert!(text.contains("no Coffman tables"), "{text}");
+}

@@ -122,7 +122,34 @@ pub struct ConvertArgs {
     pub output: PathBuf,
     /// Loading.
     #[command(flatten)]
-    pub load: LoadArgs,
+    pub load: ConvertLoadArgs,
+}
+
+/// How `convert` reads its one input: as [`LoadArgs`] without `--keep-going`, which has
+/// nothing to go on to with a single input.
+#[derive(Debug, Args)]
+pub struct ConvertLoadArgs {
+    /// Reject ill-formed traces (for example a release of an unheld lock) instead of warning.
+    #[arg(long)]
+    pub strict: bool,
+    /// Convert a trace whose last record is torn (a killed process), up to the tear,
+    /// instead of failing.
+    #[arg(long)]
+    pub allow_truncated: bool,
+    /// Read the input as this format instead of detecting it from the content.
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    pub input_format: Option<InputFormat>,
+}
+
+impl From<&ConvertLoadArgs> for LoadArgs {
+    fn from(args: &ConvertLoadArgs) -> Self {
+        LoadArgs {
+            strict: args.strict,
+            allow_truncated: args.allow_truncated,
+            input_format: args.input_format,
+            keep_going: false,
+        }
+    }
 }
 
 /// `analyzer stats`.
@@ -146,7 +173,8 @@ pub enum ReportFormat {
     Text,
     /// One JSON document (see analyzer/JSON.md).
     Json,
-    /// Graphviz DOT of the lock-order graph.
+    /// Graphviz DOT of the whole-run lock-order graph (locks and edges, cycles in red; no
+    /// Coffman tables: `--finding ID` draws one finding with its Coffman conditions).
     Dot,
 }
 

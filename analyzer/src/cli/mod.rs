@@ -184,7 +184,7 @@ fn emit(path: Option<&Path>, bytes: &[u8]) -> Result<()> {
 }
 
 fn convert(args: &ConvertArgs) -> Result<ExitCode> {
-    let trace = load_path(&args.input, &load_options(&args.load))?;
+    let trace = load_path(&args.input, &load_options(&LoadArgs::from(&args.load)))?;
     let to = args.to.into();
     let mut report = None;
     output::write_atomically(&args.output, |out| {
