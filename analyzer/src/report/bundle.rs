@@ -6,7 +6,7 @@ use std::path::Path;
 use crate::analysis::Analysis;
 use crate::report::html::Drawings;
 use crate::report::svg::{GraphvizLimits, SvgBatch, SvgError, SvgRenderer};
-use crate::report::{ReportOptions, dot, html, json, junit, sarif, text};
+use crate::report::{ReportOptions, dot, finding_file_stem, html, json, junit, sarif, text};
 
 /// Every file of a report directory, by name, in a stable order: `report.txt`,
 /// `report.json`, `report.sarif`, `junit.xml`, `index.html`, `lock-order.{dot,svg}`
@@ -64,7 +64,7 @@ pub fn render_bundle(
     files.insert("lock-order.svg".to_owned(), graph_svg.text);
     for finding in &analysis.findings {
         let finding_dot = dot::render_finding(finding);
-        let name = format!("finding-{}", file_safe(&finding.id));
+        let name = finding_file_stem(&finding.id);
         let drawn = batch.render(&format!("{name}.svg"), &finding_dot)?;
         drawings
             .findings
@@ -103,27 +103,14 @@ pub fn is_finding_file(name: &str) -> bool {
     name.starts_with("finding-") && (name.ends_with(".dot") || name.ends_with(".svg"))
 }
 
-/// Ids are hex fingerprints; anything else is made safe for a file name anyway.
-fn file_safe(id: &str) -> String {
-    id.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn file_names_from_ids_are_safe() {
-        assert_eq!(file_safe("00ff"), "00ff");
-        assert_eq!(file_safe("../x"), "___x");
+        assert_eq!(finding_file_stem("00ff"), "finding-00ff");
+        assert_eq!(finding_file_stem("../x"), "finding-___x");
         assert!(is_finding_file("finding-00ff.svg"));
         assert!(!is_finding_file("lock-order.svg"));
     }

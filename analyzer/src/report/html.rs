@@ -11,7 +11,7 @@ use std::fmt::Write as _;
 use crate::analysis::Analysis;
 use crate::finding::{Condition, Finding, FindingKind};
 use crate::report::text::{describe_step, summary_line};
-use crate::report::{ReportOptions, plural, svg};
+use crate::report::{ReportOptions, finding_file_stem, plural, svg};
 
 /// The SVG drawings the page embeds, as standalone SVG documents.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -76,14 +76,23 @@ pub fn render(analysis: &Analysis, options: &ReportOptions, drawings: &Drawings)
     if analysis.findings.is_empty() {
         out.push_str("<p>No findings: no lock-order cycle, deadlock or race was seen.</p>\n");
     }
-    for finding in &analysis.findings {
-        write_finding(
-            &mut out,
-            finding,
-            options.fails(finding),
-            options,
-            drawings.findings.get(&finding.id),
+    if analysis.findings.len() > MAX_INLINE_GRAPHS {
+        let _ = writeln!(
+            out,
+            "<p class=\"muted\" id=\"linked-graphs\">The graphs of the first {MAX_INLINE_GRAPHS} findings are \
+             shown here; the other {} are linked (finding-&lt;id&gt;.svg beside this page) to keep the page small.</p>",
+            analysis.findings.len() - MAX_INLINE_GRAPHS
         );
+    }
+    for (i, finding) in analysis.findings.iter().enumerate() {
+        let drawing = drawings.findings.get(&finding.id).map(|svg| {
+            if i < MAX_INLINE_GRAPHS {
+                Drawing::Inline(svg)
+            } else {
+                Drawing::Linked(format!("{}.svg", finding_file_stem(&finding.id)))
+            }
+        });
+        write_finding(&mut out, finding, options.fails(finding), options, drawing);
     }
     out.push_str("<h2 id=\"graph\">Whole-run lock-order graph</h2>\n");
     out.push_str(
@@ -210,12 +219,24 @@ fn write_diagnostics(out: &mut String, analysis: &Analysis) {
     out.push_str("</ul>\n");
 }
 
+/// Findings whose graphs are inlined in the page; later ones are linked. A real trace can
+/// give a thousand findings, and a thousand inline SVGs make a page of tens of megabytes.
+pub const MAX_INLINE_GRAPHS: usize = 100;
+
+/// How a finding's graph appears on the page.
+enum Drawing<'a> {
+    /// The SVG itself.
+    Inline(&'a str),
+    /// A link to this file of the report directory.
+    Linked(String),
+}
+
 fn write_finding(
     out: &mut String,
     finding: &Finding,
     fails: bool,
     options: &ReportOptions,
-    drawing: Option<&String>,
+    drawing: Option<Drawing<'_>>,
 ) {
     let severity = finding.severity.to_string();
     let _ = writeln!(
@@ -345,12 +366,22 @@ fn write_finding(
         }
         out.push_str("</ul>\n");
     }
-    if let Some(drawing) = drawing {
-        let _ = writeln!(
-            out,
-            "<figure class=\"finding-graph\">{}</figure>",
-            svg::inline(drawing)
-        );
+    match drawing {
+        Some(Drawing::Inline(svg)) => {
+            let _ = writeln!(
+                out,
+                "<figure class=\"finding-graph\">{}</figure>",
+                svg::inline(svg)
+            );
+        }
+        Some(Drawing::Linked(file)) => {
+            let _ = writeln!(
+                out,
+                "<p><a class=\"finding-graph\" href=\"{0}\">graph: {0}</a></p>",
+                esc(&file)
+            );
+        }
+        None => {}
     }
     out.push_str("</section>\n");
 }
@@ -470,6 +501,38 @@ mod tests {
             &drawings(),
         );
         assert!(!plain.contains("-notes\""), "no note lists in a plain run");
+    }
+
+    #[test]
+    fn graphs_beyond_the_first_hundred_findings_are_linked() {
+        let mut analysis = fixtures::analysis();
+        let mut drawn = drawings();
+        analysis.findings = (0..MAX_INLINE_GRAPHS + 2)
+            .map(|i| {
+                let mut f = fixtures::abba();
+                f.id = format!("{i:016x}");
+                drawn
+                    .findings
+                    .insert(f.id.clone(), format!("<svg id=\"g{i}\"></svg>"));
+                f
+            })
+            .collect();
+        let html = render(&analysis, &ReportOptions::default(), &drawn);
+        assert!(html.contains("<svg id=\"g0\"></svg>"));
+        assert!(html.contains("<svg id=\"g99\"></svg>"));
+        assert!(!html.contains("<svg id=\"g100\">"));
+        assert!(
+            html.contains("href=\"finding-0000000000000064.svg\""),
+            "100 = 0x64"
+        );
+        assert!(html.contains("href=\"finding-0000000000000065.svg\""));
+        assert!(html.contains("the other 2 are linked"));
+        let few = render(
+            &fixtures::analysis(),
+            &ReportOptions::default(),
+            &drawings(),
+        );
+        assert!(!few.contains("linked-graphs"));
     }
 
     #[test]

@@ -134,6 +134,23 @@ pub fn count_by_kind(findings: &[Finding]) -> Vec<(FindingKind, usize)> {
         .collect()
 }
 
+/// `finding-<id>`: the name, without extension, of a finding's DOT and SVG files in a
+/// report directory. Ids are hex fingerprints; anything else is made safe for a file
+/// name anyway.
+pub(crate) fn finding_file_stem(id: &str) -> String {
+    let safe: String = id
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    format!("finding-{safe}")
+}
+
 /// `1 finding`, `2 findings`: English plurals for counts in messages.
 pub(crate) fn plural(n: usize, singular: &str, plural: &str) -> String {
     format!("{n} {}", if n == 1 { singular } else { plural })
