@@ -68,9 +68,9 @@ pub struct ReportArgs {
     /// Who draws the SVG graphs.
     #[arg(long, value_enum, default_value_t = SvgRendererArg::Auto)]
     pub svg_renderer: SvgRendererArg,
-    /// Seconds one Graphviz `dot` call may run; a slower graph, and every graph after it,
-    /// is drawn by the built-in layout instead (auto also skips Graphviz for graphs over
-    /// 200 nodes or 400 edges).
+    /// Seconds one Graphviz `dot` call may run; a slower graph is killed and drawn by the
+    /// built-in layout, as are later graphs at least as large (and all after 3 timeouts).
+    /// auto also leaves graphs over 200 nodes or 400 edges to the built-in layout.
     #[arg(long, value_name = "SECS", default_value_t = 20.0, value_parser = parse_timeout)]
     pub dot_timeout: f64,
     /// Source paths in SARIF are made relative to this directory [default: the current directory].

@@ -169,13 +169,13 @@ pub enum Fallback {
         /// Its edges.
         edges: usize,
     },
-    /// `dot` ran past [`GraphvizLimits::timeout`] on this graph and was killed; later
-    /// graphs of the batch are not given to it at all.
+    /// `dot` ran past [`GraphvizLimits::timeout`] on this graph and was killed.
     TimedOut {
         /// The limit.
         timeout: Duration,
     },
-    /// An earlier graph of the batch timed out, so this one was not given to `dot`.
+    /// Not given to `dot`: a graph of the batch at most this large timed out, or
+    /// [`MAX_TIMEOUTS`] graphs did.
     AfterTimeout,
 }
 
@@ -188,9 +188,15 @@ pub struct FallbackNote {
     pub reason: Fallback,
 }
 
+/// Timeouts after which a batch stops calling `dot` at all: a `dot` that hangs on every
+/// graph would otherwise cost one timeout per finding.
+pub const MAX_TIMEOUTS: usize = 3;
+
 /// Renders the graphs of one report: one renderer choice, one [`GraphvizLimits`], and a
-/// record of every graph that fell back to the built-in layout. After one `dot` call
-/// times out, the rest of the batch skips Graphviz, so a report waits at most one timeout.
+/// record of every graph that fell back to the built-in layout. After a `dot` call times
+/// out, graphs at least as large skip Graphviz (a big whole-run graph must not cost the
+/// small finding graphs theirs), and after [`MAX_TIMEOUTS`] every graph does, so a
+/// report waits for at most that many timeouts.
 #[derive(Clone, Debug)]
 pub struct SvgBatch {
     /// The renderer asked for.
@@ -198,7 +204,10 @@ pub struct SvgBatch {
     /// `dot`, when Graphviz is used.
     program: Option<PathBuf>,
     limits: GraphvizLimits,
-    timed_out: bool,
+    /// Graphs that timed out.
+    timeouts: usize,
+    /// Nodes of the smallest graph that timed out.
+    smallest_timed_out: Option<usize>,
     fallbacks: Vec<FallbackNote>,
 }
 
@@ -210,13 +219,22 @@ impl SvgBatch {
             SvgRenderer::Graphviz => Some(graphviz_path().ok_or(SvgError::GraphvizMissing)?),
             _ => None,
         };
-        Ok(SvgBatch {
-            requested: renderer,
+        Ok(SvgBatch::with_program(renderer, program, limits))
+    }
+
+    fn with_program(
+        requested: SvgRenderer,
+        program: Option<PathBuf>,
+        limits: GraphvizLimits,
+    ) -> SvgBatch {
+        SvgBatch {
+            requested,
             program,
             limits,
-            timed_out: false,
+            timeouts: 0,
+            smallest_timed_out: None,
             fallbacks: Vec::new(),
-        })
+        }
     }
 
     /// Renders the graph `name` (its DOT text is `dot`). Under [`SvgRenderer::Auto`] a
@@ -226,12 +244,19 @@ impl SvgBatch {
         let Some(program) = self.program.clone() else {
             return render_builtin(dot);
         };
-        if self.timed_out {
-            return self.fall_back(name, dot, Fallback::AfterTimeout);
+        let diagram = Diagram::from_dot(dot)?;
+        let (nodes, edges) = (diagram.nodes.len(), diagram.edges.len());
+        if self.timeouts >= MAX_TIMEOUTS || self.smallest_timed_out.is_some_and(|n| nodes >= n) {
+            self.fallbacks.push(FallbackNote {
+                graph: name.to_owned(),
+                reason: Fallback::AfterTimeout,
+            });
+            return Ok(Svg {
+                text: render_svg(&diagram),
+                renderer: SvgRenderer::Builtin,
+            });
         }
         if self.requested == SvgRenderer::Auto {
-            let diagram = Diagram::from_dot(dot)?;
-            let (nodes, edges) = (diagram.nodes.len(), diagram.edges.len());
             if nodes > self.limits.max_nodes || edges > self.limits.max_edges {
                 self.fallbacks.push(FallbackNote {
                     graph: name.to_owned(),
@@ -249,19 +274,20 @@ impl SvgBatch {
                 renderer: SvgRenderer::Graphviz,
             }),
             Err(SvgError::GraphvizTimedOut { timeout, .. }) => {
-                self.timed_out = true;
-                self.fall_back(name, dot, Fallback::TimedOut { timeout })
+                self.timeouts += 1;
+                self.smallest_timed_out =
+                    Some(self.smallest_timed_out.map_or(nodes, |n| n.min(nodes)));
+                self.fallbacks.push(FallbackNote {
+                    graph: name.to_owned(),
+                    reason: Fallback::TimedOut { timeout },
+                });
+                Ok(Svg {
+                    text: render_svg(&diagram),
+                    renderer: SvgRenderer::Builtin,
+                })
             }
             Err(other) => Err(other),
         }
-    }
-
-    fn fall_back(&mut self, name: &str, dot: &str, reason: Fallback) -> Result<Svg, SvgError> {
-        self.fallbacks.push(FallbackNote {
-            graph: name.to_owned(),
-            reason,
-        });
-        render_builtin(dot)
     }
 
     /// The renderer the batch uses when nothing falls back.
@@ -303,26 +329,37 @@ impl SvgBatch {
                 if large.len() == 1 { "was" } else { "were" },
             ));
         }
-        if let Some(first) = self
+        let timed_out: Vec<&str> = self
             .fallbacks
             .iter()
-            .find(|n| matches!(n.reason, Fallback::TimedOut { .. }))
-        {
-            let later = self
+            .filter(|n| matches!(n.reason, Fallback::TimedOut { .. }))
+            .map(|n| n.graph.as_str())
+            .collect();
+        if !timed_out.is_empty() {
+            let skipped = self
                 .fallbacks
                 .iter()
                 .filter(|n| n.reason == Fallback::AfterTimeout)
                 .count();
+            let mut named = timed_out
+                .iter()
+                .take(3)
+                .copied()
+                .collect::<Vec<_>>()
+                .join(", ");
+            if timed_out.len() > 3 {
+                named.push_str(", …");
+            }
             parts.push(format!(
-                "Graphviz did not finish {} within {} s and was killed; {} drawn by the built-in layout",
-                first.graph,
+                "Graphviz was killed after {} s on {} ({named}){}; drawn by the built-in layout instead",
                 self.limits.timeout.as_secs_f64(),
-                if later == 0 {
-                    "it was".to_owned()
+                super::plural(timed_out.len(), "graph", "graphs"),
+                if skipped == 0 {
+                    String::new()
                 } else {
                     format!(
-                        "it and the {} after it were",
-                        super::plural(later, "graph", "graphs")
+                        ", and {} not given to it after that",
+                        super::plural(skipped, "graph was", "graphs were")
                     )
                 }
             ));
@@ -491,6 +528,79 @@ mod tests {
         );
         let err = render("digraph { a -> }", SvgRenderer::Graphviz).unwrap_err();
         assert!(matches!(err, SvgError::GraphvizFailed { .. }), "{err}");
+    }
+
+    /// A chain of `n` nodes.
+    fn chain(n: usize) -> String {
+        let edges: Vec<String> = (1..n).map(|i| format!("n{} -> n{i};", i - 1)).collect();
+        format!("digraph {{ n0; {} }}", edges.join(" "))
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn timeouts_skip_larger_graphs_then_all_graphs() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let program = dir.path().join("dot");
+        std::fs::write(&program, "#!/bin/sh\nexec sleep 30\n").unwrap();
+        std::fs::set_permissions(&program, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let limits = GraphvizLimits {
+            timeout: Duration::from_millis(200),
+            ..GraphvizLimits::default()
+        };
+        let mut batch = SvgBatch::with_program(SvgRenderer::Graphviz, Some(program), limits);
+        // 6 nodes times out; 7 is larger and skipped; 5 and 4 are smaller and tried, the
+        // third timeout; after it even 2 is skipped.
+        for (name, nodes) in [("a", 6), ("b", 7), ("c", 5), ("d", 4), ("e", 2)] {
+            let svg = batch.render(name, &chain(nodes)).unwrap();
+            assert_eq!(svg.renderer, SvgRenderer::Builtin, "{name}");
+            assert!(svg.text.contains("<svg"));
+        }
+        let reasons: Vec<(&str, &Fallback)> = batch
+            .fallbacks()
+            .iter()
+            .map(|n| (n.graph.as_str(), &n.reason))
+            .collect();
+        let out = Fallback::TimedOut {
+            timeout: limits.timeout,
+        };
+        assert_eq!(
+            reasons,
+            [
+                ("a", &out),
+                ("b", &Fallback::AfterTimeout),
+                ("c", &out),
+                ("d", &out),
+                ("e", &Fallback::AfterTimeout),
+            ]
+        );
+        assert_eq!(
+            batch.fallback_summary().unwrap(),
+            "Graphviz was killed after 0.2 s on 3 graphs (a, c, d), and 2 graphs were not given \
+             to it after that; drawn by the built-in layout instead"
+        );
+    }
+
+    #[test]
+    fn auto_draws_graphs_over_the_limits_itself() {
+        let limits = GraphvizLimits {
+            max_nodes: 3,
+            ..GraphvizLimits::default()
+        };
+        // A program that cannot run: the small graph reaches it (and fails), the big one does not.
+        let missing = PathBuf::from("/nonexistent/dot");
+        let mut batch = SvgBatch::with_program(SvgRenderer::Auto, Some(missing), limits);
+        let big = batch.render("big.svg", &chain(4)).unwrap();
+        assert_eq!(big.renderer, SvgRenderer::Builtin);
+        assert!(matches!(
+            batch.render("small.svg", &chain(3)),
+            Err(SvgError::GraphvizIo { .. })
+        ));
+        assert_eq!(
+            batch.fallback_summary().unwrap(),
+            "1 graph has more than 3 nodes or 400 edges and was drawn by the built-in layout \
+             instead of Graphviz (the first, big.svg, has 4 nodes and 3 edges)"
+        );
     }
 
     #[test]
