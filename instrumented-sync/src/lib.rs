@@ -32,7 +32,8 @@
 //! `INSTRUMENTED_SYNC_MEMORY_CAP` (default 8Mi) caps the events kept in memory
 //! for [`findings`] (about 32 bytes each; later events are counted as dropped).
 
-// Under `passthrough` the instrumented lock types are compiled but not exported.
+// Under `passthrough` the instrumented locks and `thread` are compiled (the unit
+// tests use them) but not exported; the atomics, channels and once cells are left out.
 #![cfg_attr(feature = "passthrough", allow(dead_code, unused_imports))]
 
 #[cfg(not(feature = "passthrough"))]
