@@ -256,17 +256,17 @@ impl SvgBatch {
                 renderer: SvgRenderer::Builtin,
             });
         }
-        if self.requested == SvgRenderer::Auto {
-            if nodes > self.limits.max_nodes || edges > self.limits.max_edges {
-                self.fallbacks.push(FallbackNote {
-                    graph: name.to_owned(),
-                    reason: Fallback::TooLarge { nodes, edges },
-                });
-                return Ok(Svg {
-                    text: render_svg(&diagram),
-                    renderer: SvgRenderer::Builtin,
-                });
-            }
+        if self.requested == SvgRenderer::Auto
+            && (nodes > self.limits.max_nodes || edges > self.limits.max_edges)
+        {
+            self.fallbacks.push(FallbackNote {
+                graph: name.to_owned(),
+                reason: Fallback::TooLarge { nodes, edges },
+            });
+            return Ok(Svg {
+                text: render_svg(&diagram),
+                renderer: SvgRenderer::Builtin,
+            });
         }
         match run_graphviz(&program, dot, self.limits.timeout) {
             Ok(text) => Ok(Svg {
