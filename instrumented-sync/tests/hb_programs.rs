@@ -1,7 +1,8 @@
 //! Real threaded programs whose `RaceCell` accesses are ordered by exactly one
 //! happens-before source each (channel send→recv, rendezvous, condvar
 //! notify→wake, barrier, join, scoped threads, channel disconnection in both
-//! directions) and must get no race finding, plus unordered twins that must.
+//! directions, read-unlock→write-lock, spin lock) and must get no race
+//! finding, plus unordered twins that must.
 //!
 //! The in-process recording covers the whole test binary, so each test names
 //! its variables uniquely, looks only at findings about them, and the tests
@@ -14,7 +15,7 @@ use std::sync::{Arc, Mutex as StdMutex, PoisonError};
 use std::time::Duration;
 
 use analyzer::finding::FindingKind;
-use instrumented_sync::{Barrier, Condvar, Mutex, RaceCell, mpsc, thread};
+use instrumented_sync::{Barrier, Condvar, Mutex, RaceCell, RwLock, SpinLock, mpsc, thread};
 
 /// Serialises the tests of this binary.
 static SERIAL: StdMutex<()> = StdMutex::new(());
@@ -249,6 +250,55 @@ fn dropping_the_receiver_orders_its_writes_before_each_failed_send() {
         assert_eq!(w.join().unwrap(), 7);
     }
     assert_ordered("hb_by_receiver_drop");
+}
+
+#[test]
+fn a_read_unlock_orders_the_read_before_the_next_writer() {
+    let _serial = SERIAL.lock().unwrap_or_else(PoisonError::into_inner);
+    let cell = Arc::new(RaceCell::new(0u32).named("hb_by_read_unlock"));
+    let lock = Arc::new(RwLock::new(()));
+    // Not recorded: it only keeps the reader first, so only the lock orders them.
+    let read_done = Arc::new(AtomicBool::new(false));
+    let (c, l, done) = (Arc::clone(&cell), Arc::clone(&lock), Arc::clone(&read_done));
+    let reader = thread::spawn(move || {
+        let seen = {
+            let _read = l.read().unwrap();
+            c.get()
+        };
+        done.store(true, Ordering::Release);
+        thread::sleep(Duration::from_millis(20));
+        seen
+    });
+    while !read_done.load(Ordering::Acquire) {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    drop(lock.write().unwrap());
+    cell.set(1);
+    assert_eq!(reader.join().unwrap(), 0);
+    assert_ordered("hb_by_read_unlock");
+}
+
+#[test]
+fn a_spin_lock_orders_its_critical_sections() {
+    let _serial = SERIAL.lock().unwrap_or_else(PoisonError::into_inner);
+    let cell = Arc::new(RaceCell::new(0u32).named("hb_by_spin_lock"));
+    let lock = Arc::new(SpinLock::new(()));
+    let workers: Vec<_> = (0..2)
+        .map(|_| {
+            let (c, l) = (Arc::clone(&cell), Arc::clone(&lock));
+            thread::spawn(move || {
+                for _ in 0..50 {
+                    let _held = l.lock().unwrap();
+                    c.update(|v| v + 1);
+                }
+            })
+        })
+        .collect();
+    for w in workers {
+        w.join().unwrap();
+    }
+    assert_eq!(cell.get(), 100);
+    assert_ordered("hb_by_spin_lock");
 }
 
 #[test]
