@@ -646,6 +646,40 @@ impl Bounds {
     }
 }
 
+/// `at` moved along `outward` in small steps until a label of `size` centred there
+/// overlaps none of the `placed` node boxes; `at` itself when that takes too far.
+fn clear_of_nodes(
+    at: Point,
+    (lw, lh): (f64, f64),
+    outward: Point,
+    centers: &[Option<Point>],
+    sizes: &[(f64, f64)],
+    placed: &[bool],
+) -> Point {
+    const GAP: f64 = 4.0;
+    const STEP: f64 = 6.0;
+    const MAX_STEPS: usize = 60;
+    let overlaps = |p: Point| {
+        centers
+            .iter()
+            .zip(sizes)
+            .zip(placed)
+            .filter(|&(_, &placed)| placed)
+            .filter_map(|((c, size), _)| c.map(|c| (c, size)))
+            .any(|(c, &(w, h))| {
+                (p.x - c.x).abs() < (w + lw) / 2.0 + GAP && (p.y - c.y).abs() < (h + lh) / 2.0 + GAP
+            })
+    };
+    let mut p = at;
+    for _ in 0..MAX_STEPS {
+        if !overlaps(p) {
+            return p;
+        }
+        p = p.add(outward.scale(STEP));
+    }
+    at
+}
+
 /// Where a ray from `center` towards `toward` leaves a node's outline.
 fn clip(center: Point, (w, h): (f64, f64), shape: Shape, toward: Point) -> Point {
     let d = toward.sub(center);
@@ -679,6 +713,9 @@ struct EdgeGeometry {
 
 fn draw(diagram: &Diagram, sizes: &[(f64, f64)], placement: Placement) -> String {
     let Placement { mut centers, bends } = placement;
+    // Labels keep clear of the nodes placed by the layout (not of the unconnected row added
+    // below it, which is placed after the labels are measured).
+    let placed: Vec<bool> = centers.iter().map(Option::is_some).collect();
     // Edge geometry in layout coordinates, and the bounds of the connected part.
     let mut bounds = Bounds::new();
     for (i, c) in centers.iter().enumerate() {
@@ -725,6 +762,14 @@ fn draw(diagram: &Diagram, sizes: &[(f64, f64)], placement: Placement) -> String
                 if bend > 0.0 {
                     label_at = label_at.add(normal.scale(lh / 2.0 + 3.0));
                 }
+                // A label wider than the gap between two boxes would cover one: move it
+                // further out from the curve until it is clear.
+                let outward = if bend < 0.0 {
+                    normal.scale(-1.0)
+                } else {
+                    normal
+                };
+                label_at = clear_of_nodes(label_at, (lw, lh), outward, centers, sizes, &placed);
                 bounds.include(control, 1.0, 1.0);
                 bounds.include(label_at, lw, lh);
                 EdgeGeometry {
@@ -1084,6 +1129,43 @@ mod tests {
         assert!(!svg.contains("NaN") && !svg.contains("inf"));
         let empty = render_svg(&Diagram::from_dot("digraph {}").unwrap());
         assert!(empty.ends_with("</svg>\n"));
+    }
+
+    #[test]
+    fn labels_move_out_until_clear_of_boxes() {
+        let centers = [Some(Point::new(0.0, 0.0)), None];
+        let sizes = [(100.0, 40.0), (1000.0, 1000.0)];
+        let placed = [true, false];
+        let up = Point::new(0.0, -1.0);
+        // A 200 × 12 label on the box moves up past its top edge (20 + 6 + gap 4).
+        let moved = clear_of_nodes(
+            Point::new(0.0, 0.0),
+            (200.0, 12.0),
+            up,
+            &centers,
+            &sizes,
+            &placed,
+        );
+        assert_eq!(moved.x, 0.0);
+        assert!(moved.y <= -30.0 && moved.y > -36.0, "{moved:?}");
+        // Already clear: unchanged; unplaced nodes are ignored.
+        let clear = Point::new(0.0, -100.0);
+        assert_eq!(
+            clear_of_nodes(clear, (200.0, 12.0), up, &centers, &sizes, &placed),
+            clear
+        );
+        // Moving along the box's long side never clears it: the label stays put.
+        let sideways = [Some(Point::new(0.0, 0.0))];
+        let tall = [(40.0, 10_000.0)];
+        let stuck = clear_of_nodes(
+            Point::new(0.0, 0.0),
+            (20.0, 12.0),
+            up,
+            &sideways,
+            &tall,
+            &[true],
+        );
+        assert_eq!(stuck, Point::new(0.0, 0.0));
     }
 
     #[test]
