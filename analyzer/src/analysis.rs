@@ -605,6 +605,8 @@ impl AnalysisBuilder {
         }
 
         let mut findings: Vec<Finding> = findings.into_values().collect();
+        // Merged by their exact ids above; shown by ids that survive moved lines.
+        crate::finding::assign_stable_ids(&mut findings);
         let rank = |k: FindingKind| {
             FindingKind::ALL
                 .iter()

@@ -297,6 +297,101 @@ pub struct Summary {
     pub failing: usize,
 }
 
+/// Gives each finding an id that survives edits elsewhere in its files: made of
+/// its kind, its locks or variable (a generated `Mutex@src/x.rs:12` counts as
+/// `Mutex@src/x.rs`), and the files (not lines) of its sites, so a baseline entry
+/// still matches after a line is added above the code. Findings that would share
+/// an id are told apart by their order in the file (`#2`, `#3`, … by line).
+pub fn assign_stable_ids(findings: &mut [Finding]) {
+    let keys: Vec<(Vec<String>, Vec<String>)> = findings
+        .iter()
+        .map(|f| (stable_key(f), precise_order(f)))
+        .collect();
+    let mut by_key: BTreeMap<&[String], Vec<usize>> = BTreeMap::new();
+    for (i, (key, _)) in keys.iter().enumerate() {
+        by_key.entry(key).or_default().push(i);
+    }
+    for (key, mut members) in by_key {
+        members.sort_by(|&a, &b| keys[a].1.cmp(&keys[b].1));
+        for (n, &i) in members.iter().enumerate() {
+            let ordinal = format!("#{}", n + 1);
+            let parts = key.iter().map(String::as_str);
+            findings[i].id = if n == 0 {
+                fingerprint(parts)
+            } else {
+                fingerprint(parts.chain([ordinal.as_str()]))
+            };
+        }
+    }
+}
+
+/// What identifies a finding across edits that move lines.
+fn stable_key(f: &Finding) -> Vec<String> {
+    let mut key = vec![f.kind.as_str().to_owned()];
+    let mut locks: Vec<String> = f.locks.iter().map(|l| lock_key(&l.name)).collect();
+    locks.sort();
+    key.extend(locks);
+    if let Some(v) = &f.variable {
+        key.push(format!("variable:{}", lock_key(&v.name)));
+    }
+    let mut places: Vec<String> = f
+        .cycle
+        .iter()
+        .flat_map(|s| [file_key(&s.held_at), file_key(&s.wanted_at)])
+        .chain(f.sites.iter().map(|s| file_key(&s.site)))
+        .chain(
+            f.accesses
+                .iter()
+                .map(|a| format!("{} {}", a.op, file_key(&a.site))),
+        )
+        .collect();
+    places.sort();
+    places.dedup();
+    key.extend(places);
+    key
+}
+
+/// The order among findings that share a stable key: their sites by file and line.
+fn precise_order(f: &Finding) -> Vec<String> {
+    let mut sites: Vec<String> = f
+        .cycle
+        .iter()
+        .flat_map(|s| [&s.held_at, &s.wanted_at])
+        .chain(f.sites.iter().map(|s| &s.site))
+        .chain(f.accesses.iter().map(|a| &a.site))
+        .map(|s| {
+            format!(
+                "{}:{:09}:{:09}",
+                s.file.as_deref().unwrap_or(&s.display),
+                s.line,
+                s.column
+            )
+        })
+        .collect();
+    sites.sort();
+    sites.push(f.id.clone());
+    sites
+}
+
+/// A lock's name without the line of a generated name (`Mutex@src/x.rs:12#2` → `Mutex@src/x.rs`).
+fn lock_key(name: &str) -> String {
+    let Some((kind, place)) = name.split_once('@') else {
+        return name.to_owned();
+    };
+    let place = place.split_once('#').map_or(place, |(p, _)| p);
+    match place.rsplit_once(':') {
+        Some((file, line)) if !kind.is_empty() && line.bytes().all(|b| b.is_ascii_digit()) => {
+            format!("{kind}@{file}")
+        }
+        _ => name.to_owned(),
+    }
+}
+
+/// A site's file, or its whole display when it has none (foreign traces' `loc 12`).
+fn file_key(site: &SiteRef) -> String {
+    site.file.clone().unwrap_or_else(|| site.display.clone())
+}
+
 /// 64-bit FNV-1a, written out so fingerprints never change with a dependency's hasher.
 pub fn fingerprint<'a>(parts: impl IntoIterator<Item = &'a str>) -> String {
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
@@ -312,6 +407,98 @@ pub fn fingerprint<'a>(parts: impl IntoIterator<Item = &'a str>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn site(file: &str, line: u32) -> SiteRef {
+        SiteRef {
+            file: Some(file.to_owned()),
+            line,
+            column: 5,
+            display: format!("{file}:{line}:5"),
+        }
+    }
+
+    fn inversion(a: &str, b: &str, file: &str, line: u32) -> Finding {
+        let lock = |name: &str| LockRef {
+            name: name.to_owned(),
+            kind: "mutex".to_owned(),
+            class: None,
+        };
+        Finding {
+            id: fingerprint([a, b, &line.to_string()]),
+            kind: FindingKind::LockOrderInversion,
+            severity: Severity::Warning,
+            message: String::new(),
+            locks: vec![lock(a), lock(b)],
+            threads: vec!["T1".into(), "T2".into()],
+            sites: vec![RoleSite {
+                role: format!("holds {a}"),
+                thread: "T1".into(),
+                site: site(file, line),
+            }],
+            cycle: Vec::new(),
+            coffman: None,
+            fixes: Vec::new(),
+            reason: None,
+            variable: None,
+            accesses: Vec::new(),
+            traces: Vec::new(),
+            occurrences: 1,
+        }
+    }
+
+    #[test]
+    fn stable_ids_survive_moved_lines_and_stay_distinct() {
+        let mut before = vec![
+            inversion(
+                "Mutex@src/bank.rs:10",
+                "Mutex@src/bank.rs:11#2",
+                "src/bank.rs",
+                30,
+            ),
+            inversion(
+                "Mutex@src/bank.rs:10",
+                "Mutex@src/bank.rs:11#2",
+                "src/bank.rs",
+                60,
+            ),
+            inversion("accounts", "journal", "src/bank.rs", 80),
+        ];
+        // One line added at the top of bank.rs: every line moves by one.
+        let mut after = vec![
+            inversion(
+                "Mutex@src/bank.rs:11",
+                "Mutex@src/bank.rs:12#2",
+                "src/bank.rs",
+                61,
+            ),
+            inversion(
+                "Mutex@src/bank.rs:11",
+                "Mutex@src/bank.rs:12#2",
+                "src/bank.rs",
+                31,
+            ),
+            inversion("accounts", "journal", "src/bank.rs", 81),
+        ];
+        assign_stable_ids(&mut before);
+        assign_stable_ids(&mut after);
+        assert_eq!(before[0].id, after[1].id, "same finding, same id");
+        assert_eq!(before[1].id, after[0].id);
+        assert_eq!(before[2].id, after[2].id);
+        let ids: std::collections::BTreeSet<&str> = before.iter().map(|f| f.id.as_str()).collect();
+        assert_eq!(ids.len(), 3, "distinct findings keep distinct ids");
+        let mut renamed = vec![inversion("accounts", "ledger", "src/bank.rs", 80)];
+        assign_stable_ids(&mut renamed);
+        assert_ne!(renamed[0].id, before[2].id, "other locks, other id");
+    }
+
+    #[test]
+    fn lock_keys_drop_only_a_generated_line() {
+        assert_eq!(lock_key("Mutex@src/a.rs:12"), "Mutex@src/a.rs");
+        assert_eq!(lock_key("RwLock@a.rs:3#4"), "RwLock@a.rs");
+        assert_eq!(lock_key("accounts"), "accounts");
+        assert_eq!(lock_key("L34"), "L34");
+        assert_eq!(lock_key("Mutex@<unknown>#2"), "Mutex@<unknown>#2");
+    }
 
     #[test]
     fn kinds_round_trip_their_names() {

@@ -611,8 +611,15 @@ fn findings_are_deterministic() {
     let a = check(&unprotected_counter(), true);
     let b = check(&unprotected_counter(), true);
     assert_eq!(a, b);
-    let ids: Vec<&str> = a.iter().map(|f| f.id.as_str()).collect();
-    let mut sorted = ids.clone();
+    // Ordered by kind (the contract's order), then id.
+    let keys: Vec<(usize, &str)> = a
+        .iter()
+        .map(|f| {
+            let rank = FindingKind::ALL.iter().position(|&k| k == f.kind);
+            (rank.unwrap_or(usize::MAX), f.id.as_str())
+        })
+        .collect();
+    let mut sorted = keys.clone();
     sorted.sort();
-    assert_eq!(ids, sorted);
+    assert_eq!(keys, sorted);
 }

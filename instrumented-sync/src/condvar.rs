@@ -41,50 +41,72 @@ pub struct Condvar {
 ///
 /// Untimed waits block in slices (so a detector verdict can reach them), and
 /// a notify sent while a waiter is between two slices finds nobody in the std
-/// condvar. Counting notifications as tokens keeps std's semantics anyway: a
-/// waiter returns only by taking a token, one `notify_one` releases one
-/// waiter, and the detector knows how many waiters are about to run.
+/// condvar. Notifications are therefore granted to waiters as tokens, keeping
+/// std's semantics: a waiter returns only by taking its token, one
+/// `notify_one` releases one waiter that was waiting when it was sent (the
+/// earliest; a thread that starts waiting later cannot take it), and the
+/// detector knows how many waiters are about to run.
 struct WakeTokens {
     state: std_sync::Mutex<TokenCount>,
 }
 
 struct TokenCount {
-    /// Threads between the start and end of a wait (timed or not).
-    waiting: usize,
-    /// Notifications not yet taken; never more than `waiting`.
-    pending: usize,
+    /// The next waiter's ticket number.
+    next: u64,
+    /// Waiters between the start and end of a wait (timed or not), by ticket,
+    /// oldest first, each with whether a notification was granted to it.
+    waiting: std::collections::BTreeMap<u64, bool>,
+    /// How many entries of `waiting` are granted.
+    granted: usize,
+}
+
+impl TokenCount {
+    /// Grants a notification to the oldest waiter without one, if any.
+    fn grant_one(&mut self) {
+        if let Some(g) = self.waiting.values_mut().find(|g| !**g) {
+            *g = true;
+            self.granted += 1;
+        }
+    }
 }
 
 impl WakeTokens {
     const fn new() -> WakeTokens {
         WakeTokens {
             state: std_sync::Mutex::new(TokenCount {
-                waiting: 0,
-                pending: 0,
+                next: 0,
+                waiting: std::collections::BTreeMap::new(),
+                granted: 0,
             }),
         }
     }
 
     fn count(&self) -> std_sync::MutexGuard<'_, TokenCount> {
-        // Two counters, consistent after every statement: poisoning cannot break them.
+        // Updated as a whole under the lock: poisoning cannot leave it half-changed.
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// A notification: one more token (`notify_one`) or one per waiter (`notify_all`).
+    /// A notification: granted to the oldest waiter without one (`notify_one`)
+    /// or to every waiter (`notify_all`). With nobody waiting it is lost, as in std.
     fn notify(&self, all: bool) {
         let mut c = self.count();
-        c.pending = if all {
-            c.waiting
+        if all {
+            c.granted = c.waiting.len();
+            c.waiting.values_mut().for_each(|g| *g = true);
         } else {
-            (c.pending + 1).min(c.waiting)
-        };
+            c.grant_one();
+        }
     }
 
-    /// Counts the caller as a waiter until the ticket is dropped or takes a token.
+    /// Counts the caller as a waiter until the ticket is dropped or takes its token.
     fn enter(&self) -> Ticket<'_> {
-        self.count().waiting += 1;
+        let mut c = self.count();
+        let id = c.next;
+        c.next += 1;
+        c.waiting.insert(id, false);
         Ticket {
             tokens: self,
+            id,
             done: false,
         }
     }
@@ -92,25 +114,26 @@ impl WakeTokens {
 
 impl crate::waitfor::PendingWakes for WakeTokens {
     fn pending(&self) -> usize {
-        self.count().pending
+        self.count().granted
     }
 }
 
 /// One thread's place among a condvar's waiters.
 struct Ticket<'a> {
     tokens: &'a WakeTokens,
+    id: u64,
     done: bool,
 }
 
 impl Ticket<'_> {
-    /// Takes a token if one is pending, ending the wait.
+    /// Takes this waiter's token if a notification was granted to it, ending the wait.
     fn take(&mut self) -> bool {
         let mut c = self.tokens.count();
-        if self.done || c.pending == 0 {
+        if self.done || c.waiting.get(&self.id) != Some(&true) {
             return false;
         }
-        c.pending -= 1;
-        c.waiting -= 1;
+        c.waiting.remove(&self.id);
+        c.granted -= 1;
         self.done = true;
         true
     }
@@ -120,8 +143,12 @@ impl Drop for Ticket<'_> {
     fn drop(&mut self) {
         if !self.done {
             let mut c = self.tokens.count();
-            c.waiting -= 1;
-            c.pending = c.pending.min(c.waiting);
+            // A notification granted to a waiter that left without it (a timed
+            // wait that timed out as it came) goes to the next one: never lost.
+            if c.waiting.remove(&self.id) == Some(true) {
+                c.granted -= 1;
+                c.grant_one();
+            }
         }
     }
 }
@@ -408,5 +435,49 @@ impl crate::sealed::Sealed for Condvar {}
 impl crate::Nameable for Condvar {
     fn set_name(&self, name: &'static str) {
         self.meta.set_name(name);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::WakeTokens;
+
+    #[test]
+    fn a_notification_goes_to_a_thread_that_was_waiting_when_it_was_sent() {
+        let tokens = WakeTokens::new();
+        let mut first = tokens.enter();
+        tokens.notify(false);
+        // The notifier starts waiting right after: it must not take the first waiter's wakeup.
+        let mut later = tokens.enter();
+        assert!(!later.take(), "a later waiter cannot steal the notification");
+        assert!(first.take());
+        assert!(!later.take());
+        tokens.notify(false);
+        assert!(later.take());
+    }
+
+    #[test]
+    fn a_granted_waiter_that_leaves_passes_the_notification_on() {
+        let tokens = WakeTokens::new();
+        let timed = tokens.enter();
+        let mut untimed = tokens.enter();
+        tokens.notify(false);
+        // The timed wait timed out as the notification came: the other waiter gets it.
+        drop(timed);
+        assert!(untimed.take());
+    }
+
+    #[test]
+    fn notify_all_releases_every_waiter_of_the_moment_only() {
+        let tokens = WakeTokens::new();
+        let mut a = tokens.enter();
+        let mut b = tokens.enter();
+        tokens.notify(true);
+        let mut c = tokens.enter();
+        assert!(a.take() && b.take());
+        assert!(!c.take());
+        // With nobody else waiting, a notify_one is for `c` alone.
+        tokens.notify(false);
+        assert!(c.take());
     }
 }
