@@ -18,7 +18,8 @@ use crate::recorder::{self, ObjectMeta, record_at};
 /// use instrumented_sync::Mutex;
 ///
 /// static COUNTER: Mutex<u32> = Mutex::new(0);
-/// let accounts = Mutex::new(vec![1, 2]).named("accounts");
+/// let accounts = Mutex::new(vec![1, 2]);
+/// instrumented_sync::name(&accounts, "accounts"); // or `.named("accounts")` when instrumented
 /// *COUNTER.lock().unwrap() += 1;
 /// accounts.lock().unwrap().push(3);
 /// assert_eq!(*COUNTER.lock().unwrap(), 1);

@@ -5,6 +5,7 @@
 //!
 //! The recording covers the whole binary: names are unique per test, only
 //! findings about them are examined, and the tests run one at a time.
+#![cfg(not(feature = "passthrough"))]
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::AtomicBool as StdAtomicBool;

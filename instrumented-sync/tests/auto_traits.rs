@@ -1,5 +1,6 @@
 //! `Send`/`Sync`/unwind-safety bounds match std's: positive cases here,
 //! negative ones as compile-fail tests in `tests/ui`.
+#![cfg(not(feature = "passthrough"))]
 
 use std::cell::Cell;
 use std::panic::{RefUnwindSafe, UnwindSafe};

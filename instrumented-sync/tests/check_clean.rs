@@ -1,5 +1,6 @@
 //! In-process check of a program that always takes its locks in one order.
 //! (Its own test binary: the in-process recording covers the whole process.)
+#![cfg(not(feature = "passthrough"))]
 
 use std::sync::Arc;
 

@@ -1,5 +1,6 @@
 //! In-process check of a lock-order inversion that did not deadlock in this run.
 //! (Its own test binary: the in-process recording covers the whole process.)
+#![cfg(not(feature = "passthrough"))]
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};

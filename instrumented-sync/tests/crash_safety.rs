@@ -4,6 +4,7 @@
 //! record), holding every event older than the flush period, idle threads'
 //! included; locks in static initializers, thread-local destructors and
 //! `atexit` handlers neither crash nor recurse; a poisoning panic is recorded.
+#![cfg(not(feature = "passthrough"))]
 
 use std::collections::BTreeMap;
 use std::io::BufRead;

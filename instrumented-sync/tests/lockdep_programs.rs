@@ -6,6 +6,7 @@
 //! std atomic, which the recorder does not see, so the programs never really
 //! deadlock however loaded the machine is, and the analyzer must predict the
 //! deadlocks another schedule would hit.
+#![cfg(not(feature = "passthrough"))]
 
 use std::path::PathBuf;
 use std::process::{Command, Stdio};

@@ -5,6 +5,7 @@
 //! The in-process recording covers the whole test binary, so each test names
 //! its variables uniquely, looks only at findings about them, and the tests
 //! run one at a time (a half-finished neighbour would only add noise).
+#![cfg(not(feature = "passthrough"))]
 
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex as StdMutex, PoisonError};

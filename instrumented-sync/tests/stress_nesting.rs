@@ -7,6 +7,7 @@
 //! CI size: `cargo test -p instrumented-sync --test stress_nesting`. Full size
 //! (64 threads × 100,000 lock operations, see ROBUSTNESS.md):
 //! `cargo test --release -p instrumented-sync --test stress_nesting -- --ignored full_size`.
+#![cfg(not(feature = "passthrough"))]
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;

@@ -1,5 +1,6 @@
 //! End-to-end: a child process (this test binary, re-invoked) records into a
 //! trace file via `INSTRUMENTED_SYNC_TRACE`; the parent decodes it.
+#![cfg(not(feature = "passthrough"))]
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};

@@ -1,5 +1,6 @@
 //! Every recorded event is also a `tracing` event; a subscriber that itself
 //! uses instrumented locks does not make the recorder recurse.
+#![cfg(not(feature = "passthrough"))]
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -1,4 +1,5 @@
 //! Live deadlock detection over channels (`instrumented_sync::mpsc`).
+#![cfg(not(feature = "passthrough"))]
 
 use std::sync::{Mutex as StdMutex, PoisonError};
 use std::time::Duration;

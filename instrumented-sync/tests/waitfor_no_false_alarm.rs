@@ -7,6 +7,7 @@
 //! all-blocked state is reported after 1 ms instead of 100 ms) and busy
 //! threads competing for the two cores, which makes "woken but not yet
 //! running" common; any report makes the child panic.
+#![cfg(not(feature = "passthrough"))]
 
 use std::process::Command;
 use std::sync::Arc;

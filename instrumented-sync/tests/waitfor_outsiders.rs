@@ -3,6 +3,7 @@
 //! works, "every thread is blocked" must not be reported. A thread that is
 //! itself blocked outside instrumented code for good (a harness waiting for
 //! the result) does not stop a real report.
+#![cfg(not(feature = "passthrough"))]
 
 use std::sync::{Arc, Mutex as StdMutex, PoisonError};
 use std::time::Duration;

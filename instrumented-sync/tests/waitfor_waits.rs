@@ -1,5 +1,6 @@
 //! Live deadlock detection over waits with no single owner (condvar, barrier,
 //! semaphore) found by the watchdog, and the absence of false alarms.
+#![cfg(not(feature = "passthrough"))]
 
 use std::sync::{Arc, Mutex as StdMutex, PoisonError};
 use std::time::Duration;
