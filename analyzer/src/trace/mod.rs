@@ -83,11 +83,19 @@ impl LoadError {
 /// File extensions taken from directories by [`collect_inputs`].
 pub const TRACE_EXTENSIONS: [&str; 5] = ["istrace", "jsonl", "std", "data", "rapidbin"];
 
+/// The input name that means standard input.
+pub const STDIN_PATH: &str = "-";
+
 /// Expands directories (recursively, sorted) into the trace files inside them.
-/// Files named explicitly are kept whatever their extension.
+/// Files named explicitly are kept whatever their extension, and `-` (standard input).
 pub fn collect_inputs(paths: &[PathBuf]) -> Result<Vec<PathBuf>, LoadError> {
     let mut out = Vec::new();
     for path in paths {
+        // `-` is standard input (read by `load_path`).
+        if path.as_os_str() == STDIN_PATH {
+            out.push(path.clone());
+            continue;
+        }
         let meta = std::fs::metadata(path).map_err(|e| io_error(path, &e))?;
         if meta.is_dir() {
             collect_dir(path, &mut out)?;
@@ -135,6 +143,14 @@ const DETECT_PREFIX: usize = 4096;
 
 /// Loads one trace file, detecting its format from its content.
 pub fn load_path(path: &Path, options: &LoadOptions) -> Result<Trace, LoadError> {
+    if path.as_os_str() == STDIN_PATH {
+        let mut bytes = Vec::new();
+        std::io::stdin()
+            .lock()
+            .read_to_end(&mut bytes)
+            .map_err(|e| io_error(Path::new("<stdin>"), &e))?;
+        return load_bytes("<stdin>", &bytes, options);
+    }
     let mut file = File::open(path).map_err(|e| io_error(path, &e))?;
     let meta = file.metadata().map_err(|e| io_error(path, &e))?;
     if meta.is_dir() {
@@ -143,6 +159,14 @@ pub fn load_path(path: &Path, options: &LoadOptions) -> Result<Trace, LoadError>
             None,
             "is a directory, expected a trace file",
         ));
+    }
+    if !meta.is_file() {
+        // A pipe, `/dev/stdin`, `<(zcat trace.std.gz)`: it cannot seek back after
+        // the format is detected, nor be opened twice; read it whole.
+        let mut bytes = Vec::new();
+        file.read_to_end(&mut bytes)
+            .map_err(|e| io_error(path, &e))?;
+        return load_bytes(&path.display().to_string(), &bytes, options);
     }
     let len = meta.len();
     let format = match options.format {
