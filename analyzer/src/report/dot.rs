@@ -52,13 +52,23 @@ pub struct LeftOut {
     pub drawn_locks: usize,
     /// Edges drawn (those on reported cycles).
     pub drawn_edges: usize,
+    /// When the locks on reported cycles are themselves too many: the drawing holds the
+    /// cycles of only this many findings, the first in report order.
+    pub findings_drawn: Option<usize>,
 }
 
 impl LeftOut {
     /// One sentence for the graph label and `index.html`.
     pub fn describe(&self) -> String {
+        let whose = match self.findings_drawn {
+            None => "reported cycles".to_owned(),
+            Some(n) => format!(
+                "the cycles of the first {}",
+                plural(n, "finding", "findings")
+            ),
+        };
         format!(
-            "only the {} and {} of reported cycles are drawn; {} and {} left out \
+            "only the {} and {} of {whose} are drawn; {} and {} left out \
              (analyzer check --format dot writes the whole graph)",
             plural(self.drawn_locks, "lock", "locks"),
             plural(self.drawn_edges, "edge", "edges"),
@@ -82,13 +92,40 @@ pub fn render_overview(analysis: &Analysis, max_locks: usize) -> (String, Option
         keep[edge.from] = true;
         keep[edge.to] = true;
     }
+    let mut findings_drawn = None;
+    if keep.iter().filter(|&&k| k).count() > max_locks {
+        // Still a hairball: keep the cycle locks of findings in report order while they fit.
+        let on_cycle = std::mem::replace(&mut keep, vec![false; view.nodes.len()]);
+        let (mut kept, mut findings) = (0, 0);
+        for finding in analysis.findings.iter().filter(|f| !f.cycle.is_empty()) {
+            let mine: Vec<usize> = (0..view.nodes.len())
+                .filter(|&i| on_cycle[i] && !keep[i])
+                .filter(|&i| finding.cycle.iter().any(|s| s.holds == view.nodes[i].lock))
+                .collect();
+            // The first finding is drawn whatever its size: an overview must show something.
+            if findings > 0 && kept + mine.len() > max_locks {
+                break;
+            }
+            kept += mine.len();
+            findings += 1;
+            for i in mine {
+                keep[i] = true;
+            }
+        }
+        findings_drawn = Some(findings);
+    }
     let drawn_locks = keep.iter().filter(|&&k| k).count();
-    let drawn_edges = view.edges.iter().filter(|e| e.in_cycle).count();
+    let drawn_edges = view
+        .edges
+        .iter()
+        .filter(|e| e.in_cycle && keep[e.from] && keep[e.to])
+        .count();
     let left_out = LeftOut {
         locks: view.nodes.len() - drawn_locks,
         edges: view.edges.len() - drawn_edges,
         drawn_locks,
         drawn_edges,
+        findings_drawn,
     };
     let title = format!(
         "{} ({} locks, {} edges): {}",
@@ -605,7 +642,8 @@ mod tests {
                 locks: 1,
                 edges: 1,
                 drawn_locks: 2,
-                drawn_edges: 2
+                drawn_edges: 2,
+                findings_drawn: None,
             })
         );
         let stmts = stmts(graphviz_rust::parse(&dot).unwrap());
@@ -616,6 +654,32 @@ mod tests {
             "(3 locks, 3 edges): only the 2 locks and 2 edges of reported cycles are drawn; \
              1 lock and 1 edge left out"
         ));
+    }
+
+    #[test]
+    fn too_many_cycle_locks_draw_the_cycles_of_the_first_findings() {
+        let mut analysis = fixtures::analysis();
+        // A second cycle finding over the rw-lock m, whose edge is made a cycle edge.
+        analysis.graph.edges[2].in_cycle = true;
+        let mut second = fixtures::abba();
+        second.id = "second".into();
+        second.cycle[0].holds = analysis.graph.nodes[2].lock.clone();
+        analysis.findings.push(second);
+        let (dot, left_out) = render_overview(&analysis, 1);
+        let left_out = left_out.unwrap();
+        assert_eq!(left_out.findings_drawn, Some(1), "{left_out:?}");
+        assert_eq!((left_out.drawn_locks, left_out.drawn_edges), (2, 2));
+        assert_eq!((left_out.locks, left_out.edges), (1, 1));
+        assert!(!dot.contains("n2"), "{dot}");
+        assert!(dot.contains(
+            "only the 2 locks and 2 edges of the cycles of the first 1 finding are drawn"
+        ));
+        // Room for 2 of the 3 cycle locks: still only the first finding's cycle.
+        let (_, two) = render_overview(&analysis, 2);
+        assert_eq!(two.unwrap().findings_drawn, Some(1));
+        // Room for all 3 cycle locks: every cycle is drawn, with no finding count.
+        let (_, three) = render_overview(&analysis, 2 + 1);
+        assert_eq!(three, None, "3 locks in all fit");
     }
 
     #[test]
