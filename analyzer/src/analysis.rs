@@ -605,6 +605,7 @@ impl AnalysisBuilder {
         }
 
         let mut findings: Vec<Finding> = findings.into_values().collect();
+        fold_into_observed(&mut findings);
         // Merged by their exact ids above; shown by ids that survive moved lines.
         crate::finding::assign_stable_ids(&mut findings);
         let rank = |k: FindingKind| {
@@ -1462,6 +1463,55 @@ fn observed_finding(trace: &Trace, report: &crate::model::ObservedReport) -> Fin
         traces: vec![trace.source.clone()],
         occurrences: 1,
     }
+}
+
+/// One deadlock, one finding: a predicted cycle over exactly the locks (and among
+/// the threads) of a deadlock the program really hit is folded into the observed
+/// finding, which takes its fix suggestions and, if it has none, its cycle steps.
+fn fold_into_observed(findings: &mut Vec<Finding>) {
+    let names =
+        |f: &Finding| -> BTreeSet<String> { f.locks.iter().map(|l| l.name.clone()).collect() };
+    let observed: Vec<(usize, BTreeSet<String>)> = findings
+        .iter()
+        .enumerate()
+        .filter(|(_, f)| f.kind == FindingKind::ObservedDeadlock && !f.locks.is_empty())
+        .map(|(i, f)| (i, names(f)))
+        .collect();
+    if observed.is_empty() {
+        return;
+    }
+    let mut folded = vec![false; findings.len()];
+    for i in 0..findings.len() {
+        let f = &findings[i];
+        if !matches!(
+            f.kind,
+            FindingKind::PredictedDeadlock | FindingKind::LockOrderInversion
+        ) {
+            continue;
+        }
+        let locks = names(f);
+        let Some(&(o, _)) = observed.iter().find(|(o, l)| {
+            *l == locks && f.threads.iter().all(|t| findings[*o].threads.contains(t))
+        }) else {
+            continue;
+        };
+        let (fixes, cycle) = (f.fixes.clone(), f.cycle.clone());
+        let target = &mut findings[o];
+        if target.fixes.is_empty() {
+            target.fixes = fixes;
+        }
+        if target.cycle.is_empty() {
+            target.cycle = cycle;
+        }
+        target.reason =
+            Some("observed while the program ran; the trace also predicts this cycle".to_owned());
+        folded[i] = true;
+    }
+    let mut i = 0;
+    findings.retain(|_| {
+        i += 1;
+        !folded[i - 1]
+    });
 }
 
 /// The live detector's report as recorded in the trace (`instrumented_sync`'s

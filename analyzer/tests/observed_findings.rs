@@ -23,6 +23,11 @@ fn the_gallery_barrier_abba_deadlock_is_explained() {
         .filter(|f| f.kind == FindingKind::ObservedDeadlock)
         .collect();
     assert_eq!(observed.len(), 1, "{:#?}", analysis.findings);
+    // The same cycle, predicted from the trace, is folded into it: one deadlock, one finding.
+    assert_eq!(analysis.findings.len(), 1, "{:#?}", analysis.findings);
+    // The blocked requests (never granted: the threads panicked out of them) are edges.
+    let cycle_edges = analysis.graph.edges.iter().filter(|e| e.in_cycle).count();
+    assert_eq!(cycle_edges, 2, "{:#?}", analysis.graph.edges);
     let f = observed[0];
     assert_eq!(
         f.threads,
@@ -48,4 +53,5 @@ fn the_gallery_barrier_abba_deadlock_is_explained() {
     assert!(f.sites.iter().any(|s| s.role.starts_with("holds ")));
     assert!(f.sites.iter().any(|s| s.role.starts_with("waits for ")));
     assert!(f.locks.iter().all(|l| l.kind == "mutex"), "{:?}", f.locks);
+    assert!(!f.fixes.is_empty(), "the predicted cycle's fixes are kept");
 }

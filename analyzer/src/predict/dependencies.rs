@@ -537,6 +537,20 @@ pub fn lock_dependencies_bounded(trace: &Trace, max_held: usize) -> Dependencies
                 });
             }
             Op::Release { lock, .. } => {
+                // A thread that lets go of a lock while its request is open gave the request
+                // up (it panicked out of the wait, as a live deadlock report makes it): the
+                // request depended on what the thread held then, not at the trace's end.
+                if let Some((requested, mode, r)) = pending[t].take() {
+                    let acquisition = BlockingAcquisition {
+                        thread: ev.thread,
+                        lock: requested,
+                        mode,
+                        at: r,
+                        request: Some(r),
+                        site: trace.events.get(r).map_or(SiteIdx::UNKNOWN, |e| e.site),
+                    };
+                    out.blocking_acquire(trace, acquisition, &held[t]);
+                }
                 // The most recent entry goes; it is the outermost only when it is the last one.
                 if let Some(pos) = held[t].iter().rposition(|h| h.lock == lock) {
                     held[t].remove(pos);
