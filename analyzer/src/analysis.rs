@@ -606,6 +606,7 @@ impl AnalysisBuilder {
 
         let mut findings: Vec<Finding> = findings.into_values().collect();
         fold_into_observed(&mut findings);
+        group_instances_by_sites(&mut findings);
         // Merged by their exact ids above; shown by ids that survive moved lines.
         crate::finding::assign_stable_ids(&mut findings);
         let rank = |k: FindingKind| {
@@ -1463,6 +1464,68 @@ fn observed_finding(trace: &Trace, report: &crate::model::ObservedReport) -> Fin
         traces: vec![trace.source.clone()],
         occurrences: 1,
     }
+}
+
+/// Cycles over lock instances without a class (foreign traces name locks, not their
+/// construction sites) that run through the same acquisition sites are one finding, as
+/// a class would make them: the same code taking different objects. The first (by id)
+/// stands for the group; the others add their occurrences, traces and threads.
+fn group_instances_by_sites(findings: &mut Vec<Finding>) {
+    let key = |f: &Finding| -> Option<(FindingKind, Vec<(String, String)>)> {
+        if f.cycle.is_empty() || f.locks.iter().any(|l| l.class.is_some()) {
+            return None;
+        }
+        let mut steps: Vec<(String, String)> = f
+            .cycle
+            .iter()
+            .map(|s| (s.held_at.display.clone(), s.wanted_at.display.clone()))
+            .collect();
+        steps.sort();
+        Some((f.kind, steps))
+    };
+    let mut order: Vec<usize> = (0..findings.len()).collect();
+    order.sort_by(|&a, &b| findings[a].id.cmp(&findings[b].id));
+    let mut first_of: BTreeMap<(FindingKind, Vec<(String, String)>), usize> = BTreeMap::new();
+    let mut merged_into: Vec<Option<usize>> = vec![None; findings.len()];
+    for i in order {
+        let Some(k) = key(&findings[i]) else { continue };
+        match first_of.get(&k) {
+            Some(&rep) => merged_into[i] = Some(rep),
+            None => {
+                first_of.insert(k, i);
+            }
+        }
+    }
+    let mut extra = vec![0usize; findings.len()];
+    for i in 0..findings.len() {
+        let Some(rep) = merged_into[i] else { continue };
+        extra[rep] += 1;
+        let (occurrences, traces, threads) = (
+            findings[i].occurrences,
+            findings[i].traces.clone(),
+            findings[i].threads.clone(),
+        );
+        let target = &mut findings[rep];
+        target.occurrences += occurrences;
+        target.traces.extend(traces);
+        target.traces.sort();
+        target.traces.dedup();
+        target.threads.extend(threads);
+        target.threads.sort();
+        target.threads.dedup();
+    }
+    for (f, &n) in findings.iter_mut().zip(&extra) {
+        if n > 0 {
+            f.message.push_str(&format!(
+                " (and {n} more lock instance cycles through the same sites)"
+            ));
+        }
+    }
+    let mut i = 0;
+    findings.retain(|_| {
+        i += 1;
+        merged_into[i - 1].is_none()
+    });
 }
 
 /// One deadlock, one finding: a predicted cycle over exactly the locks (and among
