@@ -449,7 +449,10 @@ mod tests {
         tokens.notify(false);
         // The notifier starts waiting right after: it must not take the first waiter's wakeup.
         let mut later = tokens.enter();
-        assert!(!later.take(), "a later waiter cannot steal the notification");
+        assert!(
+            !later.take(),
+            "a later waiter cannot steal the notification"
+        );
         assert!(first.take());
         assert!(!later.take());
         tokens.notify(false);
