@@ -81,28 +81,33 @@ impl<T> RwLock<T> {
 macro_rules! acquire {
     ($self:ident, $std_call:ident, $std_try:ident, $guard:ident, $mode:expr, blocking) => {{
         // One check of the switch: off, std's call and a guard that records nothing.
-        let (site, (lock, result)) = if recorder::enabled() {
+        // Each arm splits std's result into (guard, poisoned) itself, so the guard is
+        // built once from scalars below (see `Mutex::lock`: a `LockResult` carried
+        // through a tuple was copied through memory).
+        let (inner, poisoned, lock, site) = if recorder::enabled() {
             let site = recorder::site_recorded(Location::caller());
-            let acquired = recorder::blocking_acquire_recorded(
+            let (lock, result) = recorder::blocking_acquire_recorded(
                 &$self.meta,
                 $mode,
                 site,
                 || $self.inner.$std_try(),
                 || $self.inner.$std_call(),
             );
-            (site, acquired)
+            // Readers are listed for the deadlock detector (a writer waits for them).
+            if $mode == Mode::Read && lock != ObjectId(0) {
+                crate::waitfor::read_acquired(&$self.meta, site);
+            }
+            let (inner, poisoned) = match result {
+                Ok(inner) => (inner, false),
+                Err(e) => (e.into_inner(), true),
+            };
+            (inner, poisoned, lock, site)
         } else {
-            (SiteId::UNKNOWN, (ObjectId(0), $self.inner.$std_call()))
-        };
-        // Readers are listed for the deadlock detector (a writer waits for them).
-        if $mode == Mode::Read && lock != ObjectId(0) {
-            crate::waitfor::read_acquired(&$self.meta, site);
-        }
-        // The guard built at one place: built in each arm, it was copied into
-        // the result through memory (see `Mutex::lock`).
-        let (inner, poisoned) = match result {
-            Ok(inner) => (inner, false),
-            Err(e) => (e.into_inner(), true),
+            let (inner, poisoned) = match $self.inner.$std_call() {
+                Ok(inner) => (inner, false),
+                Err(e) => (e.into_inner(), true),
+            };
+            (inner, poisoned, ObjectId(0), SiteId::UNKNOWN)
         };
         let guard = $guard {
             inner,
@@ -218,6 +223,21 @@ impl<T: ?Sized> RwLock<T> {
     }
 }
 
+/// Records the release of a recorded hold (out of line: the guard's drop inlined
+/// into user code stays std's unlock plus one branch). Runs before the std guard
+/// unlocks.
+#[inline(never)]
+fn released_recorded(meta: &ObjectMeta, lock: ObjectId, mode: Mode, site: SiteId) {
+    if mode == Mode::Write {
+        meta.holder.clear();
+    } else {
+        crate::waitfor::read_released(meta);
+    }
+    // Readers share the counter: `next_seq_held` keeps their numbers distinct.
+    let seq = meta.next_seq_held(mode);
+    record_at(Op::Release { lock, mode, seq }, site);
+}
+
 macro_rules! guard_impls {
     ($guard:ident, $mode:expr) => {
         impl<T: ?Sized> Drop for $guard<'_, T> {
@@ -227,21 +247,7 @@ macro_rules! guard_impls {
                 if self.lock == ObjectId(0) {
                     return;
                 }
-                if $mode == Mode::Write {
-                    self.meta.holder.clear();
-                } else {
-                    crate::waitfor::read_released(self.meta);
-                }
-                // Readers share the counter: fetch_add keeps their numbers distinct.
-                let seq = self.meta.next_seq_held($mode);
-                record_at(
-                    Op::Release {
-                        lock: self.lock,
-                        mode: $mode,
-                        seq,
-                    },
-                    self.site,
-                );
+                released_recorded(self.meta, self.lock, $mode, self.site);
             }
         }
 
