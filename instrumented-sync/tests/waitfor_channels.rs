@@ -1,58 +1,13 @@
 //! Live deadlock detection over channels (`instrumented_sync::mpsc`).
 #![cfg(not(feature = "passthrough"))]
 
-use std::sync::{Mutex as StdMutex, PoisonError};
 use std::time::Duration;
 
 use instrumented_sync::{mpsc, thread};
 
-/// Tests of one binary run one at a time: the watchdog's all-blocked rule is process-wide.
-static SERIAL: StdMutex<()> = StdMutex::new(());
+mod scenario;
 
-/// Runs `scenario` on a plain std thread (unknown to the detector, like the
-/// test harness) and returns its panic message, or `None` if it returned.
-/// Fails the test if it has not ended within 10 s.
-fn run(scenario: impl FnOnce() + Send + 'static) -> Option<String> {
-    let _serial = SERIAL.lock().unwrap_or_else(PoisonError::into_inner);
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(scenario));
-        let _ = tx.send(r.err().map(|p| panic_text(&p)));
-    });
-    rx.recv_timeout(Duration::from_secs(10))
-        .expect("the scenario hung: no deadlock report within 10 s")
-}
-
-fn panic_text(p: &Box<dyn std::any::Any + Send>) -> String {
-    p.downcast_ref::<String>()
-        .cloned()
-        .or_else(|| p.downcast_ref::<&str>().map(|s| (*s).to_owned()))
-        .unwrap_or_default()
-}
-
-/// Joins every handle; re-raises the panic that carries the deadlock report if any, else the first.
-fn join_all(handles: Vec<thread::JoinHandle<()>>) {
-    let panics: Vec<String> = handles
-        .into_iter()
-        .filter_map(|h| h.join().err())
-        .map(|p| panic_text(&p))
-        .collect();
-    // A deadlock that outlives the first report is reported again (to the
-    // threads still stuck): keep every report, they name the threads together.
-    let reports: Vec<&String> = panics.iter().filter(|m| m.contains("deadlock")).collect();
-    if !reports.is_empty() {
-        std::panic::panic_any(
-            reports
-                .iter()
-                .map(|m| m.as_str())
-                .collect::<Vec<_>>()
-                .join("\n"),
-        );
-    }
-    if let Some(p) = panics.into_iter().next() {
-        std::panic::panic_any(p);
-    }
-}
+use scenario::{join_all, run};
 
 fn rendezvous(fixed: bool) {
     let (tx_a, rx_a) = mpsc::sync_channel::<u32>(0);

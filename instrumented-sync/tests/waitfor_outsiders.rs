@@ -5,31 +5,14 @@
 //! the result) does not stop a real report.
 #![cfg(not(feature = "passthrough"))]
 
-use std::sync::{Arc, Mutex as StdMutex, PoisonError};
+use std::sync::{Arc, Mutex as StdMutex};
 use std::time::Duration;
 
 use instrumented_sync::{Condvar, Mutex, mpsc};
 
-/// Tests of one binary run one at a time: the watchdog's all-blocked rule is process-wide.
-static SERIAL: StdMutex<()> = StdMutex::new(());
+mod scenario;
 
-/// Runs `scenario` on a plain std thread and returns its panic message, or
-/// `None` if it returned. Fails the test if it has not ended within 10 s.
-fn run(scenario: impl FnOnce() + Send + 'static) -> Option<String> {
-    let _serial = SERIAL.lock().unwrap_or_else(PoisonError::into_inner);
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(scenario));
-        let _ = tx.send(r.err().map(|p| {
-            p.downcast_ref::<String>()
-                .cloned()
-                .or_else(|| p.downcast_ref::<&str>().map(|s| (*s).to_owned()))
-                .unwrap_or_default()
-        }));
-    });
-    rx.recv_timeout(Duration::from_secs(10))
-        .expect("the scenario hung: no report within 10 s")
-}
+use scenario::run;
 
 /// Longer than the watchdog's default interval (100 ms), several times over.
 const SLOW: Duration = Duration::from_millis(400);

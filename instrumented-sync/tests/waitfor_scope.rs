@@ -6,27 +6,9 @@ use std::time::Duration;
 
 use instrumented_sync::{Condvar, Mutex, thread};
 
-/// Runs `scenario` on a plain std thread and returns its panic message, or `None`
-/// if it returned. Fails the test if it has not ended within 10 s.
-fn run(scenario: impl FnOnce() + Send + 'static) -> Option<String> {
-    // The all-blocked rule is process-wide: one scenario at a time.
-    static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    let _serial = SERIAL
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(scenario));
-        let _ = tx.send(r.err().map(|p| {
-            p.downcast_ref::<String>()
-                .cloned()
-                .or_else(|| p.downcast_ref::<&str>().map(|s| (*s).to_owned()))
-                .unwrap_or_default()
-        }));
-    });
-    rx.recv_timeout(Duration::from_secs(10))
-        .expect("the scenario hung: no deadlock report within 10 s")
-}
+mod scenario;
+
+use scenario::run;
 
 /// A consumer waits for a flag inside a scope; the producer sets it and notifies only if `fixed`.
 fn scoped_forgotten_notify(fixed: bool) {

@@ -2,39 +2,14 @@
 //! semaphore) found by the watchdog, and the absence of false alarms.
 #![cfg(not(feature = "passthrough"))]
 
-use std::sync::{Arc, Mutex as StdMutex, PoisonError};
+use std::sync::Arc;
 use std::time::Duration;
 
 use instrumented_sync::{Condvar, Mutex, Semaphore, thread};
 
-/// Tests of one binary run one at a time: the watchdog's all-blocked rule is process-wide.
-static SERIAL: StdMutex<()> = StdMutex::new(());
+mod scenario;
 
-/// Runs `scenario` on a plain std thread (unknown to the detector, like the
-/// test harness) and returns its panic message, or `None` if it returned.
-/// Fails the test if it has not ended within 10 s.
-fn run(scenario: impl FnOnce() + Send + 'static) -> Option<String> {
-    let _serial = SERIAL.lock().unwrap_or_else(PoisonError::into_inner);
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(scenario));
-        let _ = tx.send(r.err().map(|p| panic_text(&p)));
-    });
-    rx.recv_timeout(Duration::from_secs(10))
-        .expect("the scenario hung: no deadlock report within 10 s")
-}
-
-fn panic_text(p: &Box<dyn std::any::Any + Send>) -> String {
-    p.downcast_ref::<String>()
-        .cloned()
-        .or_else(|| p.downcast_ref::<&str>().map(|s| (*s).to_owned()))
-        .unwrap_or_default()
-}
-
-/// Joins, re-raising a child's panic with its own message.
-fn join<T>(h: thread::JoinHandle<T>) -> T {
-    h.join().unwrap_or_else(|e| std::panic::resume_unwind(e))
-}
+use scenario::{join, run};
 
 fn forgotten_notify(fixed: bool) {
     let pair = Arc::new((
