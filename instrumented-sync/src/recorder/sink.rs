@@ -181,11 +181,18 @@ impl MemorySink {
 
     fn warn_cap_reached(&self) {
         // A load first: past the cap this runs on every drain of every
-        // thread, and a swap would write the shared line each time.
-        if !self.warned.load(Ordering::Relaxed) && !self.warned.swap(true, Ordering::Relaxed) {
+        // thread, and a swap would write the shared line each time. A cap of 0
+        // is the copy switched off on purpose: nothing to warn about.
+        if self.cap != 0
+            && !self.warned.load(Ordering::Relaxed)
+            && !self.warned.swap(true, Ordering::Relaxed)
+        {
             eprintln!(
                 "instrumented-sync: the in-memory trace reached its cap of {} events; \
-                 later events are dropped and in-process findings are incomplete",
+                 later events are not kept in memory, so in-process findings \
+                 (findings(), assert_no_deadlock_risk()) are incomplete; a trace file \
+                 (INSTRUMENTED_SYNC_TRACE) still gets every event; raise the cap with \
+                 INSTRUMENTED_SYNC_MEMORY_CAP",
                 self.cap
             );
         }
