@@ -191,6 +191,47 @@ fn locked_counter_is_clean() {
 }
 
 #[test]
+fn locked_counter_read_after_joining_every_worker_is_clean_in_lockset_mode() {
+    // The gallery's racy_counter_locked: workers share the counter under `m`, then
+    // main reads the total without the lock after joining them all. The joins order
+    // every earlier access by structure, not by luck: ownership passes to main.
+    let mut t = Tb::new();
+    t.fork("main", "worker-1");
+    t.fork("main", "worker-2");
+    for w in ["worker-1", "worker-2", "worker-1"] {
+        t.acq(w, "m", Mode::Write);
+        t.r(w, "counter", 10);
+        t.w(w, "counter", 11);
+        t.rel(w, "m", Mode::Write);
+    }
+    t.join("main", "worker-1");
+    t.join("main", "worker-2");
+    t.r("main", "counter", 20);
+    assert_eq!(check(&t.finish(), true), vec![]);
+}
+
+#[test]
+fn a_read_after_joining_only_some_sharers_is_still_a_potential_race() {
+    let mut t = Tb::new();
+    t.fork("main", "worker-1");
+    t.fork("main", "worker-2");
+    for w in ["worker-1", "worker-2"] {
+        t.acq(w, "m", Mode::Write);
+        t.w(w, "counter", 11);
+        t.rel(w, "m", Mode::Write);
+    }
+    t.join("main", "worker-1");
+    // worker-2 is not joined: main's unlocked read may run beside its write.
+    t.r("main", "counter", 20);
+    t.join("main", "worker-2");
+    // (Happens-before sees it too: a data race.)
+    assert_eq!(
+        kinds(&check(&t.finish(), true)),
+        [FindingKind::DataRace, FindingKind::PotentialRace]
+    );
+}
+
+#[test]
 fn fork_join_publish_is_clean() {
     let mut t = Tb::new();
     t.w("main", "data", 5);

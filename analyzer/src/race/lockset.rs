@@ -321,6 +321,9 @@ pub struct EraserVar {
     last: Option<EraserAccess>,
     /// Most recent access by a thread other than `last`'s.
     other: Option<EraserAccess>,
+    /// Since the variable was last owned by one thread: each accessing thread's
+    /// latest fork/join epoch, to see when all of them are joined (or forked).
+    sharers: Vec<(u32, u32)>,
     reported: bool,
 }
 
@@ -377,6 +380,19 @@ impl EraserVar {
                     };
                 }
             }
+            (EraserState::Shared | EraserState::SharedModified, Some(_))
+                if self
+                    .sharers
+                    .iter()
+                    .all(|&(th, clock)| fj.ordered_before(th, clock, t)) =>
+            {
+                // Every thread that shared it is ordered before this access by
+                // fork/join alone (join-then-read of workers' results): like the
+                // first handoff, ownership passes to this thread, by structure,
+                // not by a lucky schedule.
+                self.state = EraserState::Exclusive;
+                self.sharers.clear();
+            }
             (EraserState::Shared | EraserState::SharedModified, Some(_)) => {
                 let b = guard(sets, &cur);
                 self.candidates = sets.meet(self.candidates, b);
@@ -384,6 +400,21 @@ impl EraserVar {
                     self.state = EraserState::SharedModified;
                 }
             }
+        }
+        if self.state == EraserState::Exclusive {
+            self.sharers.clear();
+        } else if self.sharers.is_empty()
+            && let Some(last) = self.last
+        {
+            // Just left `Exclusive`: the owner shares it from now on.
+            self.sharers.push((last.rec.thread, last.fj_clock));
+        }
+        match self.sharers.iter_mut().find(|(th, _)| *th == rec.thread) {
+            Some(entry) => entry.1 = fj_clock,
+            None if self.state != EraserState::Exclusive => {
+                self.sharers.push((rec.thread, fj_clock));
+            }
+            None => {}
         }
         let warning = if self.state == EraserState::SharedModified
             && self.candidates == Locksets::EMPTY
