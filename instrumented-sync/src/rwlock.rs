@@ -228,14 +228,10 @@ impl<T: ?Sized> RwLock<T> {
 /// unlocks.
 #[inline(never)]
 fn released_recorded(meta: &ObjectMeta, lock: ObjectId, mode: Mode, site: SiteId) {
-    if mode == Mode::Write {
-        meta.holder.clear();
-    } else {
+    if mode != Mode::Write {
         crate::waitfor::read_released(meta);
     }
-    // Readers share the counter: `next_seq_held` keeps their numbers distinct.
-    let seq = meta.next_seq_held(mode);
-    record_at(Op::Release { lock, mode, seq }, site);
+    recorder::released(meta, lock, mode, site);
 }
 
 macro_rules! guard_impls {

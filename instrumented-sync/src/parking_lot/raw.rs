@@ -43,8 +43,8 @@ fn holds(lock: ObjectId, mode: Mode) -> bool {
 }
 
 /// Tells the deadlock detector who holds the lock: the holder word for an
-/// exclusive hold (`recorder::blocking_acquire` sets it too, but not for try
-/// and timed ones), the thread's read-hold table for a shared or upgradable one.
+/// exclusive hold (try and timed ones; `recorder::blocking_acquire` sets it for
+/// blocking ones), the thread's read-hold table for a shared or upgradable one.
 fn holder_acquired(meta: &ObjectMeta, lock: ObjectId, mode: Mode, site: SiteId) {
     if lock == ObjectId(0) {
         return;
@@ -86,7 +86,10 @@ fn blocking(
             Ok(())
         },
     );
-    holder_acquired(meta, lock, mode, site);
+    // `blocking_acquire` set the holder word of an exclusive hold already.
+    if mode != Mode::Write {
+        holder_acquired(meta, lock, mode, site);
+    }
     push_held(lock, mode, site);
 }
 
